@@ -1,0 +1,417 @@
+"""The `mamori` command.
+
+Examples::
+
+    mamori simulate --out sim --customers 5000 --days 2 --seed 7
+    mamori run sim/events --data-dir data
+    mamori incidents --data-dir data
+    mamori query --data-dir data "SELECT channel, count(*) FROM transactions GROUP BY 1"
+    mamori eval simulate --seed 11 --json
+    mamori bench pipeline --events 1000000 --json
+    mamori demo
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from mamori.engine.incidents import LEVEL_NAMES
+
+console = Console(stderr=True)
+out = Console()
+
+LEVEL_STYLE = {1: "green", 2: "cyan", 3: "yellow", 4: "red", 5: "bold white on red"}
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    sys.exit(2)
+
+
+def _date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"not an ISO-8601 date or time: {value!r}")
+        raise
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _store(data_dir: Path):  # noqa: ANN202 - imported lazily to keep --help fast
+    from mamori.store.sql import OperationalStore
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return OperationalStore(f"sqlite:///{data_dir / 'mamori.db'}")
+
+
+def _print_incidents(incidents: pl.DataFrame, limit: int = 20) -> None:
+    table = Table(title=f"Incidents ({incidents.height})", show_lines=False)
+    for col in ("level", "risk", "title", "stages", "alerts", "first seen"):
+        table.add_column(col)
+    for row in incidents.head(limit).iter_rows(named=True):
+        level = int(row["level"])
+        table.add_row(
+            f"[{LEVEL_STYLE[level]}]{level} {LEVEL_NAMES[level]}[/]",
+            str(row["risk"]),
+            row["title"],
+            " → ".join(row["stages"] or []),
+            str(row["alert_count"]),
+            str(row["first_seen"])[:19],
+        )
+    out.print(table)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mamori")
+def main() -> None:
+    """Mamori (守り): cyber-defence and fraud early warning for banks, on your own machines."""
+
+
+# --- simulate --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder to write.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--customers", default=5000, show_default=True)
+@click.option("--days", default=1, show_default=True)
+@click.option("--tenants", default="bank-a", show_default=True, help="Comma-separated institutions.")
+@click.option("--start", default="2026-11-02", show_default=True, help="First simulated day (UTC).")
+@click.option("--quiet-days", default=0, show_default=True, help="Leading days with no attacks (baselines learn).")
+def simulate(out_dir: Path, seed: int, customers: int, days: int, tenants: str, start: str, quiet_days: int) -> None:
+    """Simulate a bank under attack, with labelled ground truth.
+
+    Example: mamori simulate --out sim --customers 5000 --days 2 --quiet-days 1
+    """
+    from mamori.simulate import SimConfig, write_simulation
+
+    cfg = SimConfig(
+        seed=seed,
+        customers=customers,
+        days=days,
+        tenants=tuple(t.strip() for t in tenants.split(",") if t.strip()),
+        start=_date(start),
+        quiet_days=quiet_days,
+    )
+    with console.status("simulating…"):
+        summary = write_simulation(cfg, out_dir)
+    out.print_json(json.dumps(summary, default=str))
+
+
+# --- run ---------------------------------------------------------------------------------------
+
+
+def run_pipeline(
+    batches: Any, data_dir: Path, *, inputs: list[str], learn_until: datetime | None, fingerprint: str
+) -> dict[str, Any]:
+    """Run the default pipeline into a data folder; returns the run summary."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from mamori.engine.checkpoint import Checkpoint
+    from mamori.engine.pipeline import Pipeline
+    from mamori.store.lake import EventLake
+
+    store = _store(data_dir)
+    lake = EventLake(data_dir / "lake")
+    checkpoint = Checkpoint(data_dir / "checkpoints" / fingerprint)
+    pipeline = Pipeline(store=store, lake=lake, checkpoint=checkpoint, learn_until=learn_until)
+    run_id = store.start_run("run", {"inputs": inputs})
+    with Progress(
+        TextColumn("[bold]detecting"), BarColumn(), TextColumn("{task.fields[events]:,} events · {task.fields[alerts]:,} alerts"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:
+        task = progress.add_task("run", total=None, events=0, alerts=0)
+        stats = pipeline.run(batches, on_batch=lambda s: progress.update(task, events=s.events, alerts=s.alerts))
+    tenants = sorted(set(store.tenants()))
+    incidents_all = []
+    for tenant in tenants:
+        alerts = store.alerts(tenant)
+        incidents, membership = pipeline.incidents(alerts)
+        store.upsert_incidents(incidents, membership)
+        incidents_all.append(incidents)
+    checkpoint.clear()
+    incidents = pl.concat(incidents_all) if incidents_all else pipeline.incidents()[0]
+    summary = {"run_id": run_id, **stats.as_dict(), "incidents": incidents.height,
+               "incidents_raised": incidents.filter(pl.col("level") >= 3).height}
+    store.finish_run(run_id, alerts=stats.alerts, incidents=incidents.height, events_accepted=stats.events)
+    return summary
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True)
+@click.option("--kind", default=None, help="Stream kind of the inputs, if the files do not say.")
+@click.option("--tenant", default="default", show_default=True, help="Tenant of records that name none.")
+@click.option("--learn-until", default=None, help="ISO time: before it, detectors learn but raise nothing.")
+def run(paths: tuple[Path, ...], data_dir: Path, kind: str | None, tenant: str, learn_until: str | None) -> None:
+    """Run the detectors over files or folders; store alerts and incidents.
+
+    Example: mamori run sim/events --data-dir data --learn-until 2026-11-03
+    """
+    from mamori.events.ids import stable_ids
+    from mamori.events.quarantine import Quarantine
+    from mamori.events.readers import read_path
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    files = sorted(str(p.resolve()) for p in paths)
+    stamp = [f"{p}:{Path(p).stat().st_mtime_ns}" for p in files]
+    fingerprint = stable_ids(pl.DataFrame({"k": ["|".join(stamp)]}), ["k"])[0][:16]
+    quarantine = Quarantine(data_dir / "quarantine" / f"{fingerprint}.jsonl")
+
+    def batches() -> Any:
+        for path in paths:
+            yield from read_path(path, kind=kind, tenant=tenant, quarantine=quarantine)
+
+    try:
+        summary = run_pipeline(batches(), data_dir, inputs=files, learn_until=_date(learn_until), fingerprint=fingerprint)
+    except ValueError as err:
+        _fail(str(err))
+        return
+    summary["quarantined"] = quarantine.count
+    summary["quarantine_file"] = str(quarantine.path) if quarantine.count else None
+    out.print_json(json.dumps(summary, default=str))
+    store = _store(data_dir)
+    for t in store.tenants():
+        _print_incidents(store.incidents(t, min_level=3))
+
+
+# --- reading the store -------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True)
+@click.option("--tenant", default=None, help="Institution (default: every tenant in the store).")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--detector", default=None)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+def alerts(data_dir: Path, tenant: str | None, limit: int, detector: str | None, as_json: bool) -> None:
+    """List alerts, newest first.  Example: mamori alerts --tenant bank-a --limit 20"""
+    store = _store(data_dir)
+    for t in [tenant] if tenant else store.tenants():
+        frame = store.alerts(t, detector=detector).sort("time", descending=True).head(limit)
+        if as_json:
+            for row in frame.iter_rows(named=True):
+                out.print(json.dumps(row, default=str), soft_wrap=True)
+            continue
+        table = Table(title=f"{t}: alerts")
+        for col in ("time", "severity", "detector", "title", "entity", "explanation"):
+            table.add_column(col)
+        for row in frame.iter_rows(named=True):
+            table.add_row(str(row["time"])[:19], row["severity"], row["detector"], row["title"],
+                          f"{row['entity_type']}:{row['entity_id']}", row["explanation"] or "")
+        out.print(table)
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True)
+@click.option("--tenant", default=None)
+@click.option("--min-level", default=3, show_default=True, help="1 shows the watch list too.")
+@click.option("--json", "as_json", is_flag=True)
+def incidents(data_dir: Path, tenant: str | None, min_level: int, as_json: bool) -> None:
+    """List incidents by risk.  Example: mamori incidents --min-level 4"""
+    store = _store(data_dir)
+    for t in [tenant] if tenant else store.tenants():
+        frame = store.incidents(t, min_level=min_level)
+        if as_json:
+            for row in frame.iter_rows(named=True):
+                out.print(json.dumps(row, default=str), soft_wrap=True)
+        else:
+            _print_incidents(frame, limit=100)
+
+
+@main.command()
+@click.argument("sql")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True)
+@click.option("--limit", default=1000, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def query(sql: str, data_dir: Path, limit: int, as_json: bool) -> None:
+    """Read-only SQL over the event lake (views: transactions, flow, auth, winlog, log).
+
+    Example: mamori query "SELECT src_ip, count(*) n FROM auth WHERE outcome='failure' GROUP BY 1 ORDER BY n DESC"
+    """
+    from mamori.store.lake import EventLake, QueryError
+
+    try:
+        frame = EventLake(data_dir / "lake").query(sql, limit=limit)
+    except QueryError as err:
+        _fail(str(err))
+        return
+    if as_json:
+        out.print(frame.write_json(), soft_wrap=True)
+    else:
+        with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=60):
+            out.print(str(frame))
+
+
+# --- report and demo ------------------------------------------------------------------------------
+
+
+def write_report(data_dir: Path, out_dir: Path, events: int | None = None) -> Path:
+    """The HTML report of every tenant in a data folder."""
+    from mamori.engine.incidents import institution_level
+    from mamori.web.report import render_report
+
+    store = _store(data_dir)
+    tenants = store.tenants()
+    if not tenants:
+        _fail(f"no alerts in {data_dir}: run `mamori run` first")
+    alerts = pl.concat([store.alerts(t) for t in tenants])
+    incidents = pl.concat([store.incidents(t) for t in tenants])
+    links = pl.concat([store.incident_links(t) for t in tenants])
+    levels = institution_level(incidents)
+    institution = levels[0] if len(levels) == 1 else {
+        "tenant": ", ".join(tenants), "level": max(x["level"] for x in levels),
+        "reasons": [r for x in levels for r in x["reasons"]],
+        "incidents_by_level": {}, "events": events,
+    }
+    institution["events"] = events
+    return render_report(alerts, incidents, links, institution, out_dir)
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Default: DATA_DIR/report")
+def report(data_dir: Path, out_dir: Path | None) -> None:
+    """Write the HTML report.  Example: mamori report --data-dir data"""
+    path = write_report(data_dir, out_dir or data_dir / "report")
+    out.print(f"report: {path}")
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("data/report"))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+def serve(directory: Path, host: str, port: int) -> None:
+    """Serve the report folder.  Example: mamori serve --dir data/report"""
+    from mamori.web.serve import serve as serve_dir
+
+    serve_dir(directory, host=host, port=port)
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("demo-data"), show_default=True)
+@click.option("--customers", default=5000, show_default=True)
+@click.option("--seed", default=2026, show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Stop after writing the report.")
+def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -> None:
+    """Simulate a day at a bank under attack, detect, report and serve it.
+
+    One quiet day lets the baselines learn the bank's habits, then a day with every attack
+    scenario; the report is served on http://127.0.0.1:8000 until Ctrl-C.
+    """
+    import shutil
+
+    from mamori.simulate import SimConfig, simulate as make_sim
+
+    shutil.rmtree(data_dir, ignore_errors=True)
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    cfg = SimConfig(seed=seed, customers=customers, days=2, tenants=("bank-a",), start=start, quiet_days=1)
+    sim = make_sim(cfg)
+    console.print(f"[bold]Simulating[/] bank-a: {customers:,} customers, a quiet day then a day under attack")
+
+    def batches() -> Any:
+        for chunk in sim.chunks():
+            yield from (b for b in chunk.batches.values() if b.height)
+
+    summary = run_pipeline(batches(), data_dir, inputs=["simulation"], learn_until=start + timedelta(days=1), fingerprint="demo")
+    console.print(
+        f"{summary['events']:,} events in {summary['seconds']:.1f} s → {summary['alerts']:,} alerts → "
+        f"{summary['incidents']:,} incidents, {summary['incidents_raised']} raised"
+    )
+    store = _store(data_dir)
+    _print_incidents(store.incidents("bank-a", min_level=3))
+    truth = sim.truth()
+    truth.write_parquet(data_dir / "truth.parquet")
+    path = write_report(data_dir, data_dir / "report", events=summary["events"])
+    console.print(f"report: {path}")
+    if not no_serve:
+        from mamori.web.serve import serve as serve_dir
+
+        serve_dir(path.parent, port=port)
+
+
+# --- eval and bench -------------------------------------------------------------------------------
+
+
+@main.group(name="eval")
+def eval_group() -> None:
+    """Evaluations that print figures (JSON with --json)."""
+
+
+@eval_group.command(name="simulate")
+@click.option("--seed", default=11, show_default=True)
+@click.option("--customers", default=5000, show_default=True)
+@click.option("--days", default=1, show_default=True, help="Days under attack (after one quiet day).")
+@click.option("--tenants", default="bank-a", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def eval_simulate(seed: int, customers: int, days: int, tenants: str, as_json: bool) -> None:
+    """Detection of every simulated scenario, time to detect, and noise on benign activity.
+
+    Example: mamori eval simulate --seed 11 --json
+    """
+    from mamori.engine.pipeline import Pipeline
+    from mamori.evaluate.simulation import score_run
+    from mamori.simulate import SimConfig, simulate as make_sim
+
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    names = tuple(t.strip() for t in tenants.split(",") if t.strip())
+    cfg = SimConfig(seed=seed, customers=customers, days=days + 1, tenants=names, start=start, quiet_days=1)
+    sim = make_sim(cfg)
+    pipeline = Pipeline(learn_until=start + timedelta(days=1))
+    with console.status("simulating and detecting…"):
+        stats = pipeline.run(b for chunk in sim.chunks() for b in chunk.batches.values() if b.height)
+        incidents, membership = pipeline.incidents()
+    result = score_run(sim.truth(), pipeline.alerts(), incidents, membership, customers=customers, days=days)
+    result["events"] = stats.events
+    result["seed"] = seed
+    if as_json:
+        out.print(json.dumps(result, default=str), soft_wrap=True)
+        return
+    table = Table(title=f"Simulated scenarios (seed {seed})")
+    for col in ("scenario", "detected", "median time to detect", "stages missed"):
+        table.add_column(col)
+    for name, s in result["scenarios"].items():
+        ttd = s["median_time_to_detect_s"]
+        table.add_row(name, f"{s['detected']}/{s['instances']}", "—" if ttd is None else f"{ttd:.0f} s",
+                      ", ".join(s["stages_missed"]) or "none")
+    out.print(table)
+    out.print({k: v for k, v in result.items() if k not in ("scenarios", "instances")})
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks that print figures (JSON with --json)."""
+
+
+@bench.command(name="pipeline")
+@click.option("--events", default=1_000_000, show_default=True, help="Events to push through.")
+@click.option("--customers", default=20_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_pipeline(events: int, customers: int, as_json: bool) -> None:
+    """Pipeline throughput (events/s, detector time only) and peak memory on the simulator mix.
+
+    Run with POLARS_MAX_THREADS=1 for a per-core figure.  Example: mamori bench pipeline --json
+    """
+    from mamori.evaluate.bench import bench_pipeline as run_bench
+
+    result = run_bench(events=events, customers=customers)
+    if as_json:
+        out.print(json.dumps(result), soft_wrap=True)
+    else:
+        out.print(result)
+
+
+if __name__ == "__main__":
+    main()

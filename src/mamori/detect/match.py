@@ -1,0 +1,84 @@
+"""Field conditions of declarative rules, compiled to Polars expressions.
+
+A condition maps a column to a value, a list of values (any of them), or an operator
+table. String comparisons are case-insensitive, as Windows and proxy fields are.
+
+>>> import polars as pl
+>>> df = pl.DataFrame({"Image": [r"C:\\Windows\\System32\\cmd.exe", "x.exe"], "EventID": [1, 2]})
+>>> df.filter(compile_match({"Image": {"endswith": "\\\\cmd.exe"}, "EventID": 1})).height
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+_STRING_OPS = ("contains", "startswith", "endswith")
+_NUMBER_OPS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}
+_IP_PRIVATE = r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|169\.254\.|fc|fd|::1$)"
+
+
+class RuleError(ValueError):
+    """A rule that cannot be compiled; the message names the rule and the problem."""
+
+
+def is_external_ip(column: str) -> pl.Expr:
+    """True where the column holds a public (non-private, non-loopback) IP address."""
+    return pl.col(column).is_not_null() & ~pl.col(column).str.contains(_IP_PRIVATE)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _lower(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.String).str.to_lowercase()
+
+
+def _operator(column: str, op: str, value: Any) -> pl.Expr:
+    if op in _STRING_OPS:
+        needles = [str(v).lower() for v in _as_list(value)]
+        if op == "contains":
+            return _lower(column).str.contains_any(needles)
+        method = "starts_with" if op == "startswith" else "ends_with"
+        exprs = [getattr(_lower(column).str, method)(n) for n in needles]
+        return pl.any_horizontal(exprs)
+    if op in _NUMBER_OPS:
+        return getattr(pl.col(column), _NUMBER_OPS[op])(value)
+    if op == "external":
+        return is_external_ip(column) if value else ~is_external_ip(column)
+    if op == "exists":
+        return pl.col(column).is_not_null() if value else pl.col(column).is_null()
+    if op == "not":
+        return ~_condition(column, value).fill_null(False)
+    if op == "hour_outside":
+        start, end = value
+        hour = pl.col(column).dt.hour()
+        return (hour < start) | (hour >= end)
+    raise RuleError(f"unknown operator {op!r} on field {column!r}")
+
+
+def _condition(column: str, spec: Any) -> pl.Expr:
+    if isinstance(spec, Mapping):
+        if not spec:
+            raise RuleError(f"empty condition on field {column!r}")
+        return pl.all_horizontal([_operator(column, op, v) for op, v in spec.items()])
+    values = _as_list(spec)
+    if all(isinstance(v, str) for v in values):
+        return _lower(column).is_in([v.lower() for v in values])
+    return pl.col(column).is_in(values)
+
+
+def compile_match(spec: Mapping[str, Any] | None) -> pl.Expr:
+    """All conditions must hold; an empty or missing spec matches every event."""
+    if not spec:
+        return pl.lit(True)
+    return pl.all_horizontal([_condition(c, v) for c, v in spec.items()]).fill_null(False)
+
+
+def match_columns(spec: Mapping[str, Any] | None) -> set[str]:
+    """The columns a match spec reads."""
+    return set(spec or {})

@@ -1,0 +1,1 @@
+"""Evaluations and benchmarks that print JSON: the project is measured through them."""

@@ -1,0 +1,92 @@
+import polars as pl
+import pytest
+
+from mamori.detect.rules import Rule, RuleDetector
+from mamori.engine.checkpoint import Checkpoint
+from mamori.engine.pipeline import Pipeline, micro_batches
+from tests.conftest import batch
+from tests.detect.test_rules import STUFFING, failures
+
+
+class MemoryStore:
+    """An alert sink that, like the real store, ignores ids it already holds."""
+
+    def __init__(self):
+        self.rows: dict[str, dict] = {}
+
+    def add_alerts(self, alerts: pl.DataFrame) -> int:
+        new = [r for r in alerts.iter_rows(named=True) if r["alert_id"] not in self.rows]
+        self.rows.update({r["alert_id"]: r for r in new})
+        return len(new)
+
+
+def inputs():
+    rows = failures(40, ip="203.0.113.9") + failures(40, ip="198.51.100.4", start=45)
+    rows += failures(30, ip="192.0.2.1", start=200) + failures(8, ip="192.0.2.2", start=300)
+    return [batch("auth", rows)]
+
+
+class Crash(Exception):
+    pass
+
+
+def crashing(batches, after):
+    for i, b in enumerate(micro_batches(batches, 10)):
+        if i == after:
+            raise Crash
+        yield b
+
+
+def make(tmp_path, store):
+    rule = Rule.from_dict({**STUFFING, "cooldown": "20m"})
+    return Pipeline([RuleDetector([rule])], store=store, checkpoint=Checkpoint(tmp_path / "cp"), batch_rows=10)
+
+
+def test_restart_after_a_crash_continues_without_duplicates(tmp_path):
+    reference = MemoryStore()
+    Pipeline([RuleDetector([Rule.from_dict({**STUFFING, "cooldown": "20m"})])], store=reference, batch_rows=10).run(inputs())
+    assert len(reference.rows) >= 4
+
+    store = MemoryStore()
+    with pytest.raises(Crash):
+        make(tmp_path, store).run(crashing(inputs(), after=7))
+    before = set(store.rows)
+    assert 0 < len(before) < len(reference.rows)
+    stats = make(tmp_path, store).run(inputs())
+    assert stats.skipped == 7
+    assert set(store.rows) == set(reference.rows)
+    assert stats.new_alerts == len(reference.rows) - len(before)
+
+
+def test_a_batch_replayed_after_a_lost_checkpoint_adds_nothing(tmp_path):
+    store = MemoryStore()
+    make(tmp_path, store).run(inputs())
+    first = dict(store.rows)
+    stats = Pipeline([RuleDetector([Rule.from_dict({**STUFFING, "cooldown": "20m"})])], store=store, batch_rows=10).run(inputs())
+    assert stats.alerts == len(first) and stats.new_alerts == 0
+    assert store.rows.keys() == first.keys()
+
+
+def test_learn_until_suppresses_alerts_but_keeps_learning():
+    rows = failures(20)
+    from datetime import timedelta
+
+    from tests.conftest import T0
+
+    pipe = Pipeline([RuleDetector([Rule.from_dict(STUFFING)])], learn_until=T0 + timedelta(hours=1))
+    pipe.run([batch("auth", rows)])
+    assert pipe.alerts().height == 0
+
+
+def test_checkpoint_round_trips_state_without_pickle(tmp_path):
+    pipe = Pipeline([RuleDetector([Rule.from_dict(STUFFING)])])
+    pipe.run([batch("auth", failures(3))])
+    cp = Checkpoint(tmp_path / "cp")
+    cp.save(3, pipe.state(), {"note": "x"})
+    position, state, meta = cp.load()
+    assert position == 3 and meta == {"note": "x"}
+    assert list((tmp_path / "cp").glob("*.arrow"))
+    assert not list((tmp_path / "cp").glob("*.pkl"))
+    again = Pipeline([RuleDetector([Rule.from_dict(STUFFING)])])
+    again.restore(state)
+    assert again.detectors[0].snapshot()["frames"]["T-STUFF/tail"].equals(pipe.detectors[0].snapshot()["frames"]["T-STUFF/tail"])
