@@ -82,14 +82,25 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder to write.")
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Folder to write."
+)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--customers", default=5000, show_default=True)
 @click.option("--days", default=1, show_default=True)
-@click.option("--tenants", default="bank-a", show_default=True, help="Comma-separated institutions.")
+@click.option(
+    "--tenants", default="bank-a", show_default=True, help="Comma-separated institutions."
+)
 @click.option("--start", default="2026-11-02", show_default=True, help="First simulated day (UTC).")
-@click.option("--quiet-days", default=0, show_default=True, help="Leading days with no attacks (baselines learn).")
-def simulate(out_dir: Path, seed: int, customers: int, days: int, tenants: str, start: str, quiet_days: int) -> None:
+@click.option(
+    "--quiet-days",
+    default=0,
+    show_default=True,
+    help="Leading days with no attacks (baselines learn).",
+)
+def simulate(
+    out_dir: Path, seed: int, customers: int, days: int, tenants: str, start: str, quiet_days: int
+) -> None:
     """Simulate a bank under attack, with labelled ground truth.
 
     Example: mamori simulate --out sim --customers 5000 --days 2 --quiet-days 1
@@ -113,7 +124,12 @@ def simulate(out_dir: Path, seed: int, customers: int, days: int, tenants: str, 
 
 
 def run_pipeline(
-    batches: Any, data_dir: Path, *, inputs: list[str], learn_until: datetime | None, fingerprint: str
+    batches: Any,
+    data_dir: Path,
+    *,
+    inputs: list[str],
+    learn_until: datetime | None,
+    fingerprint: str,
 ) -> dict[str, Any]:
     """Run the default pipeline into a data folder; returns the run summary."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -128,33 +144,53 @@ def run_pipeline(
     pipeline = Pipeline(store=store, lake=lake, checkpoint=checkpoint, learn_until=learn_until)
     run_id = store.start_run("run", {"inputs": inputs})
     with Progress(
-        TextColumn("[bold]detecting"), BarColumn(), TextColumn("{task.fields[events]:,} events · {task.fields[alerts]:,} alerts"),
-        TimeElapsedColumn(), console=console, transient=True,
+        TextColumn("[bold]detecting"),
+        BarColumn(),
+        TextColumn("{task.fields[events]:,} events · {task.fields[alerts]:,} alerts"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as progress:
         task = progress.add_task("run", total=None, events=0, alerts=0)
-        stats = pipeline.run(batches, on_batch=lambda s: progress.update(task, events=s.events, alerts=s.alerts))
+        stats = pipeline.run(
+            batches, on_batch=lambda s: progress.update(task, events=s.events, alerts=s.alerts)
+        )
     tenants = sorted(set(store.tenants()))
     incidents_all = []
     for tenant in tenants:
         alerts = store.alerts(tenant)
         incidents, membership = pipeline.incidents(alerts)
-        store.upsert_incidents(incidents, membership)
+        store.replace_incidents(tenant, incidents, membership)
         incidents_all.append(incidents)
     checkpoint.clear()
     incidents = pl.concat(incidents_all) if incidents_all else pipeline.incidents()[0]
-    summary = {"run_id": run_id, **stats.as_dict(), "incidents": incidents.height,
-               "incidents_raised": incidents.filter(pl.col("level") >= 3).height}
-    store.finish_run(run_id, alerts=stats.alerts, incidents=incidents.height, events_accepted=stats.events)
+    summary = {
+        "run_id": run_id,
+        **stats.as_dict(),
+        "incidents": incidents.height,
+        "incidents_raised": incidents.filter(pl.col("level") >= 3).height,
+    }
+    store.finish_run(
+        run_id, alerts=stats.alerts, incidents=incidents.height, events_accepted=stats.events
+    )
     return summary
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True
+)
 @click.option("--kind", default=None, help="Stream kind of the inputs, if the files do not say.")
-@click.option("--tenant", default="default", show_default=True, help="Tenant of records that name none.")
-@click.option("--learn-until", default=None, help="ISO time: before it, detectors learn but raise nothing.")
-def run(paths: tuple[Path, ...], data_dir: Path, kind: str | None, tenant: str, learn_until: str | None) -> None:
+@click.option(
+    "--tenant", default="default", show_default=True, help="Tenant of records that name none."
+)
+@click.option(
+    "--learn-until", default=None, help="ISO time: before it, detectors learn but raise nothing."
+)
+def run(
+    paths: tuple[Path, ...], data_dir: Path, kind: str | None, tenant: str, learn_until: str | None
+) -> None:
     """Run the detectors over files or folders; store alerts and incidents.
 
     Example: mamori run sim/events --data-dir data --learn-until 2026-11-03
@@ -174,7 +210,13 @@ def run(paths: tuple[Path, ...], data_dir: Path, kind: str | None, tenant: str, 
             yield from read_path(path, kind=kind, tenant=tenant, quarantine=quarantine)
 
     try:
-        summary = run_pipeline(batches(), data_dir, inputs=files, learn_until=_date(learn_until), fingerprint=fingerprint)
+        summary = run_pipeline(
+            batches(),
+            data_dir,
+            inputs=files,
+            learn_until=_date(learn_until),
+            fingerprint=fingerprint,
+        )
     except ValueError as err:
         _fail(str(err))
         return
@@ -190,12 +232,16 @@ def run(paths: tuple[Path, ...], data_dir: Path, kind: str | None, tenant: str, 
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True
+)
 @click.option("--tenant", default=None, help="Institution (default: every tenant in the store).")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--detector", default=None)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
-def alerts(data_dir: Path, tenant: str | None, limit: int, detector: str | None, as_json: bool) -> None:
+def alerts(
+    data_dir: Path, tenant: str | None, limit: int, detector: str | None, as_json: bool
+) -> None:
     """List alerts, newest first.  Example: mamori alerts --tenant bank-a --limit 20"""
     store = _store(data_dir)
     for t in [tenant] if tenant else store.tenants():
@@ -208,13 +254,21 @@ def alerts(data_dir: Path, tenant: str | None, limit: int, detector: str | None,
         for col in ("time", "severity", "detector", "title", "entity", "explanation"):
             table.add_column(col)
         for row in frame.iter_rows(named=True):
-            table.add_row(str(row["time"])[:19], row["severity"], row["detector"], row["title"],
-                          f"{row['entity_type']}:{row['entity_id']}", row["explanation"] or "")
+            table.add_row(
+                str(row["time"])[:19],
+                row["severity"],
+                row["detector"],
+                row["title"],
+                f"{row['entity_type']}:{row['entity_id']}",
+                row["explanation"] or "",
+            )
         out.print(table)
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True
+)
 @click.option("--tenant", default=None)
 @click.option("--min-level", default=3, show_default=True, help="1 shows the watch list too.")
 @click.option("--json", "as_json", is_flag=True)
@@ -232,13 +286,15 @@ def incidents(data_dir: Path, tenant: str | None, min_level: int, as_json: bool)
 
 @main.command()
 @click.argument("sql")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True
+)
 @click.option("--limit", default=1000, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def query(sql: str, data_dir: Path, limit: int, as_json: bool) -> None:
     """Read-only SQL over the event lake (views: transactions, flow, auth, winlog, log).
 
-    Example: mamori query "SELECT src_ip, count(*) n FROM auth WHERE outcome='failure' GROUP BY 1 ORDER BY n DESC"
+    Example: mamori query "SELECT outcome, count(*) AS n FROM auth GROUP BY 1"
     """
     from mamori.store.lake import EventLake, QueryError
 
@@ -270,18 +326,32 @@ def write_report(data_dir: Path, out_dir: Path, events: int | None = None) -> Pa
     incidents = pl.concat([store.incidents(t) for t in tenants])
     links = pl.concat([store.incident_links(t) for t in tenants])
     levels = institution_level(incidents)
-    institution = levels[0] if len(levels) == 1 else {
-        "tenant": ", ".join(tenants), "level": max(x["level"] for x in levels),
-        "reasons": [r for x in levels for r in x["reasons"]],
-        "incidents_by_level": {}, "events": events,
-    }
+    institution = (
+        levels[0]
+        if len(levels) == 1
+        else {
+            "tenant": ", ".join(tenants),
+            "level": max(x["level"] for x in levels),
+            "reasons": [r for x in levels for r in x["reasons"]],
+            "incidents_by_level": {},
+            "events": events,
+        }
+    )
     institution["events"] = events
     return render_report(alerts, incidents, links, institution, out_dir)
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Default: DATA_DIR/report")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: DATA_DIR/report",
+)
 def report(data_dir: Path, out_dir: Path | None) -> None:
     """Write the HTML report.  Example: mamori report --data-dir data"""
     path = write_report(data_dir, out_dir or data_dir / "report")
@@ -289,7 +359,12 @@ def report(data_dir: Path, out_dir: Path | None) -> None:
 
 
 @main.command()
-@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("data/report"))
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("data/report"),
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 def serve(directory: Path, host: str, port: int) -> None:
@@ -300,7 +375,9 @@ def serve(directory: Path, host: str, port: int) -> None:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("demo-data"), show_default=True)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=Path("demo-data"), show_default=True
+)
 @click.option("--customers", default=5000, show_default=True)
 @click.option("--seed", default=2026, show_default=True)
 @click.option("--port", default=8000, show_default=True)
@@ -313,22 +390,34 @@ def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -
     """
     import shutil
 
-    from mamori.simulate import SimConfig, simulate as make_sim
+    from mamori.simulate import SimConfig
+    from mamori.simulate import simulate as make_sim
 
     shutil.rmtree(data_dir, ignore_errors=True)
     start = datetime(2026, 11, 2, tzinfo=UTC)
-    cfg = SimConfig(seed=seed, customers=customers, days=2, tenants=("bank-a",), start=start, quiet_days=1)
+    cfg = SimConfig(
+        seed=seed, customers=customers, days=2, tenants=("bank-a",), start=start, quiet_days=1
+    )
     sim = make_sim(cfg)
-    console.print(f"[bold]Simulating[/] bank-a: {customers:,} customers, a quiet day then a day under attack")
+    console.print(
+        f"[bold]Simulating[/] bank-a: {customers:,} customers, a quiet day then a day under attack"
+    )
 
     def batches() -> Any:
         for chunk in sim.chunks():
             yield from (b for b in chunk.batches.values() if b.height)
 
-    summary = run_pipeline(batches(), data_dir, inputs=["simulation"], learn_until=start + timedelta(days=1), fingerprint="demo")
+    summary = run_pipeline(
+        batches(),
+        data_dir,
+        inputs=["simulation"],
+        learn_until=start + timedelta(days=1),
+        fingerprint="demo",
+    )
     console.print(
-        f"{summary['events']:,} events in {summary['seconds']:.1f} s → {summary['alerts']:,} alerts → "
-        f"{summary['incidents']:,} incidents, {summary['incidents_raised']} raised"
+        f"{summary['events']:,} events in {summary['seconds']:.1f} s → "
+        f"{summary['alerts']:,} alerts → {summary['incidents']:,} incidents, "
+        f"{summary['incidents_raised']} raised"
     )
     store = _store(data_dir)
     _print_incidents(store.incidents("bank-a", min_level=3))
@@ -353,7 +442,9 @@ def eval_group() -> None:
 @eval_group.command(name="simulate")
 @click.option("--seed", default=11, show_default=True)
 @click.option("--customers", default=5000, show_default=True)
-@click.option("--days", default=1, show_default=True, help="Days under attack (after one quiet day).")
+@click.option(
+    "--days", default=1, show_default=True, help="Days under attack (after one quiet day)."
+)
 @click.option("--tenants", default="bank-a", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def eval_simulate(seed: int, customers: int, days: int, tenants: str, as_json: bool) -> None:
@@ -363,17 +454,24 @@ def eval_simulate(seed: int, customers: int, days: int, tenants: str, as_json: b
     """
     from mamori.engine.pipeline import Pipeline
     from mamori.evaluate.simulation import score_run
-    from mamori.simulate import SimConfig, simulate as make_sim
+    from mamori.simulate import SimConfig
+    from mamori.simulate import simulate as make_sim
 
     start = datetime(2026, 11, 2, tzinfo=UTC)
     names = tuple(t.strip() for t in tenants.split(",") if t.strip())
-    cfg = SimConfig(seed=seed, customers=customers, days=days + 1, tenants=names, start=start, quiet_days=1)
+    cfg = SimConfig(
+        seed=seed, customers=customers, days=days + 1, tenants=names, start=start, quiet_days=1
+    )
     sim = make_sim(cfg)
     pipeline = Pipeline(learn_until=start + timedelta(days=1))
     with console.status("simulating and detecting…"):
-        stats = pipeline.run(b for chunk in sim.chunks() for b in chunk.batches.values() if b.height)
+        stats = pipeline.run(
+            b for chunk in sim.chunks() for b in chunk.batches.values() if b.height
+        )
         incidents, membership = pipeline.incidents()
-    result = score_run(sim.truth(), pipeline.alerts(), incidents, membership, customers=customers, days=days)
+    result = score_run(
+        sim.truth(), pipeline.alerts(), incidents, membership, customers=customers, days=days
+    )
     result["events"] = stats.events
     result["seed"] = seed
     if as_json:
@@ -384,8 +482,12 @@ def eval_simulate(seed: int, customers: int, days: int, tenants: str, as_json: b
         table.add_column(col)
     for name, s in result["scenarios"].items():
         ttd = s["median_time_to_detect_s"]
-        table.add_row(name, f"{s['detected']}/{s['instances']}", "—" if ttd is None else f"{ttd:.0f} s",
-                      ", ".join(s["stages_missed"]) or "none")
+        table.add_row(
+            name,
+            f"{s['detected']}/{s['instances']}",
+            "—" if ttd is None else f"{ttd:.0f} s",
+            ", ".join(s["stages_missed"]) or "none",
+        )
     out.print(table)
     out.print({k: v for k, v in result.items() if k not in ("scenarios", "instances")})
 

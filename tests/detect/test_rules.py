@@ -25,7 +25,13 @@ STUFFING = {
 
 def failures(n: int, ip: str = "203.0.113.9", users: int = 5, start: int = 0, step: float = 1.0):
     return [
-        {"user": f"C{i % users}", "src_ip": ip, "action": "login", "outcome": "failure", "minute": start + i * step}
+        {
+            "user": f"C{i % users}",
+            "src_ip": ip,
+            "action": "login",
+            "outcome": "failure",
+            "minute": start + i * step,
+        }
         for i in range(n)
     ]
 
@@ -60,7 +66,10 @@ def test_window_rule_fires_once_with_evidence():
     assert alert["entity_id"] == "203.0.113.9"
     assert alert["rule_id"] == "T-STUFF"
     assert alert["event_ids"] == ["e0", "e1", "e2", "e3", "e4"]
-    assert "5 events" in alert["explanation"] and "user: 5 distinct (≥ 3) within 10m for src_ip 203.0.113.9" in alert["explanation"]
+    assert (
+        "5 events" in alert["explanation"]
+        and "user: 5 distinct (≥ 3) within 10m for src_ip 203.0.113.9" in alert["explanation"]
+    )
 
 
 def test_window_rule_below_threshold_or_too_spread_is_silent():
@@ -114,11 +123,19 @@ NEW_PAYEE = {
 
 def test_novelty_needs_history_and_fires_once_per_new_pair():
     det = RuleDetector([Rule.from_dict(NEW_PAYEE)])
-    known = [{"customer": "C1", "counterparty": f"P{i % 2}", "amount": 50.0, "direction": "debit"} for i in range(4)]
+    known = [
+        {"customer": "C1", "counterparty": f"P{i % 2}", "amount": 50.0, "direction": "debit"}
+        for i in range(4)
+    ]
     new = [
         {"customer": "C1", "counterparty": "X", "amount": 5000.0, "direction": "debit"},
         {"customer": "C1", "counterparty": "X", "amount": 5000.0, "direction": "debit"},
-        {"customer": "C2", "counterparty": "Y", "amount": 5000.0, "direction": "debit"},  # no history
+        {
+            "customer": "C2",
+            "counterparty": "Y",
+            "amount": 5000.0,
+            "direction": "debit",
+        },  # no history
         {"customer": "C1", "counterparty": "Z", "amount": 10.0, "direction": "debit"},  # too small
     ]
     alerts = det.process(batch("transaction", known + new))
@@ -131,16 +148,29 @@ def test_novelty_needs_history_and_fires_once_per_new_pair():
 
 def test_novelty_is_per_tenant():
     det = RuleDetector([Rule.from_dict({**NEW_PAYEE, "min_history": 0})])
-    a = batch("transaction", [{"customer": "C1", "counterparty": "X", "amount": 5000.0, "direction": "debit"}], tenant="a")
-    b = batch("transaction", [{"customer": "C1", "counterparty": "X", "amount": 5000.0, "direction": "debit"}], tenant="b")
+    a = batch(
+        "transaction",
+        [{"customer": "C1", "counterparty": "X", "amount": 5000.0, "direction": "debit"}],
+        tenant="a",
+    )
+    b = batch(
+        "transaction",
+        [{"customer": "C1", "counterparty": "X", "amount": 5000.0, "direction": "debit"}],
+        tenant="b",
+    )
     assert det.process(a).height == 1
     assert det.process(b).height == 1
 
 
 def test_fresh_novelty_fires_within_the_freshness_window_only():
-    rule = Rule.from_dict({**NEW_PAYEE, "id": "T-FRESH", "novel": ["customer", "device"], "fresh": "1h", "match": {}})
+    rule = Rule.from_dict(
+        {**NEW_PAYEE, "id": "T-FRESH", "novel": ["customer", "device"], "fresh": "1h", "match": {}}
+    )
     det = RuleDetector([rule])
-    history = [{"customer": "C1", "device": "D1", "direction": "debit", "amount": 1.0, "minute": i} for i in range(3)]
+    history = [
+        {"customer": "C1", "device": "D1", "direction": "debit", "amount": 1.0, "minute": i}
+        for i in range(3)
+    ]
     later = [
         {"customer": "C1", "device": "D9", "direction": "debit", "amount": 1.0, "minute": 10},
         {"customer": "C1", "device": "D9", "direction": "debit", "amount": 1.0, "minute": 40},

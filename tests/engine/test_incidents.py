@@ -9,7 +9,15 @@ T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 
 
 def alerts(rows):
-    base = {"tenant": "bank-a", "detector": "rules", "title": "t", "score": 0.5, "attack": [], "event_ids": [], "explanation": ""}
+    base = {
+        "tenant": "bank-a",
+        "detector": "rules",
+        "title": "t",
+        "score": 0.5,
+        "attack": [],
+        "event_ids": [],
+        "explanation": "",
+    }
     frame = []
     for i, row in enumerate(rows):
         row = {**base, "alert_id": f"a{i}", "rule_id": f"r{i}", "related": [], **row}
@@ -24,10 +32,32 @@ def links(pairs):
 
 ATO = [
     # credential stuffing from two addresses of one /24, then the takeover of C1
-    {"entity_type": "ip", "entity_id": "203.0.113.7", "severity": "high", "stage": "credential_access"},
-    {"entity_type": "ip", "entity_id": "203.0.113.8", "severity": "high", "stage": "credential_access"},
-    {"entity_type": "customer", "entity_id": "C1", "severity": "low", "stage": "initial_access", "related": ["ip:203.0.113.8", "device:D9"]},
-    {"entity_type": "customer", "entity_id": "C1", "severity": "medium", "stage": "account_manipulation", "related": ["device:D9"]},
+    {
+        "entity_type": "ip",
+        "entity_id": "203.0.113.7",
+        "severity": "high",
+        "stage": "credential_access",
+    },
+    {
+        "entity_type": "ip",
+        "entity_id": "203.0.113.8",
+        "severity": "high",
+        "stage": "credential_access",
+    },
+    {
+        "entity_type": "customer",
+        "entity_id": "C1",
+        "severity": "low",
+        "stage": "initial_access",
+        "related": ["ip:203.0.113.8", "device:D9"],
+    },
+    {
+        "entity_type": "customer",
+        "entity_id": "C1",
+        "severity": "medium",
+        "stage": "account_manipulation",
+        "related": ["device:D9"],
+    },
     {"entity_type": "account", "entity_id": "A1", "severity": "high", "stage": "cash_out"},
 ]
 
@@ -36,7 +66,12 @@ def test_linked_alerts_form_one_incident_with_every_stage_in_order():
     incidents, members = build_incidents(alerts(ATO), links([("customer:C1", "account:A1")]))
     assert incidents.height == 1
     inc = incidents.row(0, named=True)
-    assert inc["stages"] == ["credential_access", "initial_access", "account_manipulation", "cash_out"]
+    assert inc["stages"] == [
+        "credential_access",
+        "initial_access",
+        "account_manipulation",
+        "cash_out",
+    ]
     assert inc["alert_count"] == 5
     assert inc["level"] == 5 and inc["risk"] >= 85
     assert members.height == 5
@@ -51,8 +86,20 @@ def test_without_the_link_the_cash_out_stays_apart():
 def test_alerts_far_apart_in_time_are_not_grouped():
     far = alerts(
         [
-            {"entity_type": "host", "entity_id": "WS1", "severity": "low", "stage": "execution", "minute": 0},
-            {"entity_type": "host", "entity_id": "WS1", "severity": "low", "stage": "execution", "minute": 60 * 30},
+            {
+                "entity_type": "host",
+                "entity_id": "WS1",
+                "severity": "low",
+                "stage": "execution",
+                "minute": 0,
+            },
+            {
+                "entity_type": "host",
+                "entity_id": "WS1",
+                "severity": "low",
+                "stage": "execution",
+                "minute": 60 * 30,
+            },
         ]
     )
     assert build_incidents(far, None, IncidentPolicy(gap=timedelta(hours=24)))[0].height == 2
@@ -60,7 +107,13 @@ def test_alerts_far_apart_in_time_are_not_grouped():
 
 def test_hub_entities_do_not_glue_unrelated_alerts():
     rows = [
-        {"entity_type": "customer", "entity_id": f"C{i}", "severity": "low", "stage": "cash_out", "related": ["account:UTILITY"]}
+        {
+            "entity_type": "customer",
+            "entity_id": f"C{i}",
+            "severity": "low",
+            "stage": "cash_out",
+            "related": ["account:UTILITY"],
+        }
         for i in range(30)
     ]
     incidents, _ = build_incidents(alerts(rows), None, IncidentPolicy(hub_limit=25))
@@ -71,9 +124,27 @@ def test_hub_entities_do_not_glue_unrelated_alerts():
 
 def test_raised_at_is_when_the_risk_first_reached_the_raise_level():
     rows = [
-        {"entity_type": "host", "entity_id": "WS1", "severity": "low", "stage": "execution", "minute": 0},
-        {"entity_type": "host", "entity_id": "WS1", "severity": "low", "stage": "persistence", "minute": 5},
-        {"entity_type": "host", "entity_id": "WS1", "severity": "high", "stage": "credential_access", "minute": 9},
+        {
+            "entity_type": "host",
+            "entity_id": "WS1",
+            "severity": "low",
+            "stage": "execution",
+            "minute": 0,
+        },
+        {
+            "entity_type": "host",
+            "entity_id": "WS1",
+            "severity": "low",
+            "stage": "persistence",
+            "minute": 5,
+        },
+        {
+            "entity_type": "host",
+            "entity_id": "WS1",
+            "severity": "high",
+            "stage": "credential_access",
+            "minute": 9,
+        },
     ]
     inc = build_incidents(alerts(rows))[0].row(0, named=True)
     assert inc["raised_at"] == T0 + timedelta(minutes=9)
@@ -81,7 +152,11 @@ def test_raised_at_is_when_the_risk_first_reached_the_raise_level():
 
 
 def test_a_lone_low_alert_stays_on_the_watch_list():
-    inc = build_incidents(alerts([{"entity_type": "host", "entity_id": "WS1", "severity": "low", "stage": "execution"}]))[0]
+    inc = build_incidents(
+        alerts(
+            [{"entity_type": "host", "entity_id": "WS1", "severity": "low", "stage": "execution"}]
+        )
+    )[0]
     assert inc["level"].to_list() == [1]
     assert inc["raised_at"].to_list() == [None]
 

@@ -39,12 +39,18 @@ def crashing(batches, after):
 
 def make(tmp_path, store):
     rule = Rule.from_dict({**STUFFING, "cooldown": "20m"})
-    return Pipeline([RuleDetector([rule])], store=store, checkpoint=Checkpoint(tmp_path / "cp"), batch_rows=10)
+    return Pipeline(
+        [RuleDetector([rule])], store=store, checkpoint=Checkpoint(tmp_path / "cp"), batch_rows=10
+    )
 
 
 def test_restart_after_a_crash_continues_without_duplicates(tmp_path):
     reference = MemoryStore()
-    Pipeline([RuleDetector([Rule.from_dict({**STUFFING, "cooldown": "20m"})])], store=reference, batch_rows=10).run(inputs())
+    Pipeline(
+        [RuleDetector([Rule.from_dict({**STUFFING, "cooldown": "20m"})])],
+        store=reference,
+        batch_rows=10,
+    ).run(inputs())
     assert len(reference.rows) >= 4
 
     store = MemoryStore()
@@ -62,7 +68,11 @@ def test_a_batch_replayed_after_a_lost_checkpoint_adds_nothing(tmp_path):
     store = MemoryStore()
     make(tmp_path, store).run(inputs())
     first = dict(store.rows)
-    stats = Pipeline([RuleDetector([Rule.from_dict({**STUFFING, "cooldown": "20m"})])], store=store, batch_rows=10).run(inputs())
+    stats = Pipeline(
+        [RuleDetector([Rule.from_dict({**STUFFING, "cooldown": "20m"})])],
+        store=store,
+        batch_rows=10,
+    ).run(inputs())
     assert stats.alerts == len(first) and stats.new_alerts == 0
     assert store.rows.keys() == first.keys()
 
@@ -89,4 +99,8 @@ def test_checkpoint_round_trips_state_without_pickle(tmp_path):
     assert not list((tmp_path / "cp").glob("*.pkl"))
     again = Pipeline([RuleDetector([Rule.from_dict(STUFFING)])])
     again.restore(state)
-    assert again.detectors[0].snapshot()["frames"]["T-STUFF/tail"].equals(pipe.detectors[0].snapshot()["frames"]["T-STUFF/tail"])
+    assert (
+        again.detectors[0]
+        .snapshot()["frames"]["T-STUFF/tail"]
+        .equals(pipe.detectors[0].snapshot()["frames"]["T-STUFF/tail"])
+    )

@@ -36,7 +36,7 @@ class Detector(ABC):
         """The state needed to continue after a restart; stateless detectors return {}."""
         return {}
 
-    def restore(self, state: Snapshot) -> None:
+    def restore(self, state: Snapshot) -> None:  # noqa: B027 - stateless detectors keep it
         """Continue from a snapshot taken by `snapshot()`."""
 
 

@@ -59,20 +59,37 @@ class AmountBaseline(Detector):
         max_entities: int = 5_000_000,
     ) -> None:
         self.kind, self.entity, self.entity_type, self.value = kind, entity, entity_type, value
-        self.scope = {"direction": "debit", "status": {"not": "declined"}} if scope is None else scope
+        self.scope = (
+            {"direction": "debit", "status": {"not": "declined"}} if scope is None else scope
+        )
         self.rule_id, self.title, self.stage = rule_id, title, stage
         self.z, self.min_history, self.min_value = z, min_history, min_value
-        self.related = {"account": "account", "card": "card", "device": "device", "ip": "ip"} if related is None else related
+        self.related = (
+            {"account": "account", "card": "card", "device": "device", "ip": "ip"}
+            if related is None
+            else related
+        )
         self.max_entities = max_entities
         self.stats = pl.DataFrame(
-            schema={"tenant": pl.String, entity: pl.String, "n": pl.Int64, "mean": pl.Float64, "m2": pl.Float64, "last_seen": pl.Datetime("us", "UTC")}
+            schema={
+                "tenant": pl.String,
+                entity: pl.String,
+                "n": pl.Int64,
+                "mean": pl.Float64,
+                "m2": pl.Float64,
+                "last_seen": pl.Datetime("us", "UTC"),
+            }
         )
         self.evicted = 0
 
     def process(self, batch: pl.DataFrame) -> pl.DataFrame:
         if batch.height == 0 or batch["kind"][0] != self.kind:
             return empty_alerts()
-        rows = batch.filter(compile_match(self.scope) & pl.col(self.entity).is_not_null() & pl.col(self.value).is_not_null())
+        rows = batch.filter(
+            compile_match(self.scope)
+            & pl.col(self.entity).is_not_null()
+            & pl.col(self.value).is_not_null()
+        )
         if rows.height == 0:
             return empty_alerts()
         rows = rows.with_columns(_x=pl.col(self.value).log1p())
@@ -81,7 +98,9 @@ class AmountBaseline(Detector):
         return alerts
 
     def _score(self, rows: pl.DataFrame) -> pl.DataFrame:
-        joined = rows.join(self.stats, on=["tenant", self.entity], how="inner").filter(pl.col("n") >= self.min_history)
+        joined = rows.join(self.stats, on=["tenant", self.entity], how="inner").filter(
+            pl.col("n") >= self.min_history
+        )
         std = (pl.col("m2") / (pl.col("n") - 1)).sqrt().clip(lower_bound=0.25)
         scored = joined.with_columns(_z=(pl.col("_x") - pl.col("mean")) / std).filter(
             (pl.col("_z") >= self.z) & (pl.col(self.value) >= self.min_value)
@@ -98,12 +117,16 @@ class AmountBaseline(Detector):
             "tenant",
             rule_id=pl.lit(self.rule_id),
             title=pl.lit(self.title),
-            severity=pl.when(pl.col("_z") >= 2 * self.z).then(pl.lit("high")).otherwise(pl.lit("medium")),
+            severity=pl.when(pl.col("_z") >= 2 * self.z)
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
             score=(1 - (-(pl.col("_z") - self.z + 1) / 2).exp()).clip(0.3, 0.99),
             stage=pl.lit(self.stage),
             entity_type=pl.lit(self.entity_type),
             entity_id=pl.col(self.entity),
-            related=pl.concat_list(related).list.drop_nulls() if related else pl.lit([], pl.List(pl.String)),
+            related=pl.concat_list(related).list.drop_nulls()
+            if related
+            else pl.lit([], pl.List(pl.String)),
             event_ids=pl.concat_list("event_id"),
             _key=pl.col("event_id"),
             explanation=pl.format(
@@ -124,7 +147,9 @@ class AmountBaseline(Detector):
             m2_b=((pl.col("_x") - pl.col("_x").mean()) ** 2).sum(),
             last_b=pl.col("time").max(),
         )
-        merged = self.stats.join(batch, on=["tenant", self.entity], how="full", coalesce=True).with_columns(
+        merged = self.stats.join(
+            batch, on=["tenant", self.entity], how="full", coalesce=True
+        ).with_columns(
             pl.col("n", "n_b").fill_null(0),
             pl.col("mean", "m2", "mean_b", "m2_b").fill_null(0.0),
         )

@@ -245,7 +245,9 @@ class RuleDetector(Detector):
         if seen is not None:
             marked = marked.join(seen.drop("last_seen"), on=keys, how="left")
         else:
-            marked = marked.with_columns(first_seen=pl.lit(None, marked.schema["time"]), n=pl.lit(0, pl.Int64))
+            marked = marked.with_columns(
+                first_seen=pl.lit(None, marked.schema["time"]), n=pl.lit(0, pl.Int64)
+            )
         if history is not None:
             marked = marked.join(history, on=owner, how="left")
         else:
@@ -253,20 +255,21 @@ class RuleDetector(Detector):
         first = pl.coalesce("first_seen", "_pair_first")
         pair_n = pl.col("n").fill_null(0) + pl.col("_pair_before")
         owner_n = pl.col("_n").fill_null(0) + pl.col("_owner_before")
-        if rule.fresh:
-            is_fresh = pl.col("time") - first <= rule.fresh
-        else:
-            is_fresh = pair_n == 0
+        is_fresh = pl.col("time") - first <= rule.fresh if rule.fresh else pair_n == 0
         new = marked.filter(is_fresh & (owner_n - pair_n >= rule.min_history))
 
         # learn from the whole scoped batch
         pairs = scoped.group_by(keys).agg(
-            first_seen=pl.col("time").min(), last_seen=pl.col("time").max(), n=pl.len().cast(pl.Int64)
+            first_seen=pl.col("time").min(),
+            last_seen=pl.col("time").max(),
+            n=pl.len().cast(pl.Int64),
         )
         counts = scoped.group_by(owner).agg(_n=pl.len().cast(pl.Int64))
         if seen is not None:
-            pairs = pl.concat([seen, pairs]).group_by(keys).agg(
-                pl.col("first_seen").min(), pl.col("last_seen").max(), pl.col("n").sum()
+            pairs = (
+                pl.concat([seen, pairs])
+                .group_by(keys)
+                .agg(pl.col("first_seen").min(), pl.col("last_seen").max(), pl.col("n").sum())
             )
         if history is not None:
             counts = pl.concat([history, counts]).group_by(owner).agg(pl.col("_n").sum())
@@ -324,7 +327,9 @@ class RuleDetector(Detector):
         parts: list[pl.Expr | str] = []
         for c in shown:
             parts += [f"{c}=", pl.col(c).cast(pl.String).fill_null("∅"), "; "]
-        explanation = pl.concat_str([pl.lit("matched "), *(pl.lit(p) if isinstance(p, str) else p for p in parts)])
+        explanation = pl.concat_str(
+            [pl.lit("matched "), *(pl.lit(p) if isinstance(p, str) else p for p in parts)]
+        )
         if rule.novel:
             explanation = pl.lit(f"first time seen for this {rule.novel[0]}: ") + explanation
         related = self._related(rule)
@@ -333,7 +338,9 @@ class RuleDetector(Detector):
             "tenant",
             entity_id=pl.col(rule.entity).cast(pl.String),
             event_ids=pl.concat_list(pl.col("event_id")),
-            related=pl.concat_list(related).list.drop_nulls() if related else pl.lit([], pl.List(pl.String)),
+            related=pl.concat_list(related).list.drop_nulls()
+            if related
+            else pl.lit([], pl.List(pl.String)),
             explanation=explanation.str.strip_chars_end("; "),
             _key=pl.col("_bucket").cast(pl.String) if rule.cooldown else pl.col("event_id"),
             **self._base(rule),
@@ -345,7 +352,11 @@ class RuleDetector(Detector):
         group = ["tenant", *rule.group_by]
         distinct = dict(rule.threshold.get("distinct", {}))
         sums = dict(rule.threshold.get("sum", {}))
-        keep = list(dict.fromkeys(["time", "event_id", *group, rule.entity, *distinct, *sums, *rule.related]))
+        keep = list(
+            dict.fromkeys(
+                ["time", "event_id", *group, rule.entity, *distinct, *sums, *rule.related]
+            )
+        )
         tail_key = f"{rule.id}/tail"
         tail = self.state.get(tail_key)
         current = fire.select(keep).with_columns(_new=pl.lit(True))
@@ -384,7 +395,9 @@ class RuleDetector(Detector):
         evidence = (
             fires.select(*group, "_bucket", _end=pl.col("time"))
             .join(rows, on=group)
-            .filter((pl.col("time") <= pl.col("_end")) & (pl.col("time") > pl.col("_end") - rule.window))
+            .filter(
+                (pl.col("time") <= pl.col("_end")) & (pl.col("time") > pl.col("_end") - rule.window)
+            )
         )
         related = self._related(rule)
         agg = [
@@ -392,16 +405,34 @@ class RuleDetector(Detector):
             pl.col(rule.entity).last().cast(pl.String).alias("entity_id"),
         ]
         if related:
-            agg.append(pl.concat_list(related).flatten().drop_nulls().unique(maintain_order=True).head(_RELATED_CAP).alias("related"))
+            agg.append(
+                pl.concat_list(related)
+                .flatten()
+                .drop_nulls()
+                .unique(maintain_order=True)
+                .head(_RELATED_CAP)
+                .alias("related")
+            )
         ev = evidence.group_by([*group, "_bucket"], maintain_order=True).agg(agg)
         explained = fires.join(ev, on=[*group, "_bucket"], how="left")
         text: list[pl.Expr] = [pl.col("_count").cast(pl.String), pl.lit(" events")]
         for c, n in distinct.items():
-            text += [pl.lit(f", {c}: "), pl.col(f"_distinct_{c}").cast(pl.String), pl.lit(f" distinct (≥ {n})")]
+            text += [
+                pl.lit(f", {c}: "),
+                pl.col(f"_distinct_{c}").cast(pl.String),
+                pl.lit(f" distinct (≥ {n})"),
+            ]
         for c, x in sums.items():
-            text += [pl.lit(f", {c} total "), pl.col(f"_sum_{c}").round(2).cast(pl.String), pl.lit(f" (≥ {x:g})")]
+            text += [
+                pl.lit(f", {c} total "),
+                pl.col(f"_sum_{c}").round(2).cast(pl.String),
+                pl.lit(f" (≥ {x:g})"),
+            ]
         window_txt = f" within {human(rule.window)} for {'/'.join(rule.group_by)} "
-        text += [pl.lit(window_txt), pl.concat_str([pl.col(g).cast(pl.String) for g in rule.group_by], separator="/")]
+        text += [
+            pl.lit(window_txt),
+            pl.concat_str([pl.col(g).cast(pl.String) for g in rule.group_by], separator="/"),
+        ]
         alerts = explained.select(
             "time",
             "tenant",
@@ -409,7 +440,13 @@ class RuleDetector(Detector):
             "event_ids",
             related=pl.col("related") if related else pl.lit([], pl.List(pl.String)),
             explanation=pl.concat_str(text),
-            _key=pl.concat_str([*(pl.col(g).cast(pl.String) for g in rule.group_by), pl.col("_bucket").cast(pl.String)], separator="|"),
+            _key=pl.concat_str(
+                [
+                    *(pl.col(g).cast(pl.String) for g in rule.group_by),
+                    pl.col("_bucket").cast(pl.String),
+                ],
+                separator="|",
+            ),
             **self._base(rule),
         )
         return make_alerts(alerts, "rules", ["rule_id", "tenant", "_key"])

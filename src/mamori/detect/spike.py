@@ -38,13 +38,26 @@ class FlowSpike(Detector):
         cooldown: timedelta = timedelta(minutes=30),
         max_destinations: int = 1_000_000,
     ) -> None:
-        self.factor, self.min_flows, self.min_sources, self.alpha = factor, min_flows, min_sources, alpha
+        self.factor, self.min_flows, self.min_sources, self.alpha = (
+            factor,
+            min_flows,
+            min_sources,
+            alpha,
+        )
         self.cooldown = cooldown
         self.max_destinations = max_destinations
         self.rates = pl.DataFrame(
-            schema={"tenant": pl.String, "dst_ip": pl.String, "dst_port": pl.Int32, "mean": pl.Float64, "last": pl.Datetime("us", "UTC")}
+            schema={
+                "tenant": pl.String,
+                "dst_ip": pl.String,
+                "dst_port": pl.Int32,
+                "mean": pl.Float64,
+                "last": pl.Datetime("us", "UTC"),
+            }
         )
-        self.fired = pl.DataFrame(schema={**{k: self.rates.schema[k] for k in _KEY}, "_bucket": pl.Datetime("us", "UTC")})
+        self.fired = pl.DataFrame(
+            schema={**{k: self.rates.schema[k] for k in _KEY}, "_bucket": pl.Datetime("us", "UTC")}
+        )
         self.evicted = 0
 
     def process(self, batch: pl.DataFrame) -> pl.DataFrame:
@@ -62,22 +75,34 @@ class FlowSpike(Detector):
                 _host=pl.col("dst_host").drop_nulls().first(),
             )
         )
-        prior = self.rates.select(*_KEY, _minute=pl.col("last"), _count=pl.col("mean"), _prior=pl.lit(True))
-        series = pl.concat([prior, minutes.select(*_KEY, "_minute", "_count", _prior=pl.lit(False))]).sort([*_KEY, "_minute"])
+        prior = self.rates.select(
+            *_KEY, _minute=pl.col("last"), _count=pl.col("mean"), _prior=pl.lit(True)
+        )
+        series = pl.concat(
+            [prior, minutes.select(*_KEY, "_minute", "_count", _prior=pl.lit(False))]
+        ).sort([*_KEY, "_minute"])
         series = series.with_columns(
             _mean=pl.col("_count").ewm_mean(alpha=self.alpha, adjust=False).over(_KEY),
         ).with_columns(_baseline=pl.col("_mean").shift(1).over(_KEY))
-        scored = minutes.join(series.filter(~pl.col("_prior")).select(*_KEY, "_minute", "_baseline"), on=[*_KEY, "_minute"])
+        scored = minutes.join(
+            series.filter(~pl.col("_prior")).select(*_KEY, "_minute", "_baseline"),
+            on=[*_KEY, "_minute"],
+        )
         spikes = scored.filter(
             (pl.col("_count") >= self.min_flows)
             & (pl.col("_sources") >= self.min_sources)
-            & (pl.col("_baseline").is_null() | (pl.col("_count") >= self.factor * pl.col("_baseline")))
+            & (
+                pl.col("_baseline").is_null()
+                | (pl.col("_count") >= self.factor * pl.col("_baseline"))
+            )
         ).sort("time")
         self._learn(series)
         return self._alerts(spikes)
 
     def _learn(self, series: pl.DataFrame) -> None:
-        latest = series.group_by(_KEY).agg(mean=pl.col("_mean").last(), last=pl.col("_minute").last())
+        latest = series.group_by(_KEY).agg(
+            mean=pl.col("_mean").last(), last=pl.col("_minute").last()
+        )
         self.rates = latest.sort("last", descending=True).head(self.max_destinations)
         self.evicted += latest.height - self.rates.height
 
@@ -107,7 +132,9 @@ class FlowSpike(Detector):
             attack=pl.lit(["T1498", "T1499"], pl.List(pl.String)),
             entity_type=pl.lit("ip"),
             entity_id=pl.col("dst_ip"),
-            related=pl.concat_list(pl.when(pl.col("_host").is_not_null()).then(pl.lit("host:") + pl.col("_host"))).list.drop_nulls(),
+            related=pl.concat_list(
+                pl.when(pl.col("_host").is_not_null()).then(pl.lit("host:") + pl.col("_host"))
+            ).list.drop_nulls(),
             explanation=pl.format(
                 "{} flows in one minute from {} distinct sources to {}:{} (usual {} a minute)",
                 pl.col("_count").cast(pl.Int64),

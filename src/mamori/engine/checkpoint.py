@@ -43,7 +43,9 @@ class Checkpoint:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def save(self, position: int, state: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
+    def save(
+        self, position: int, state: dict[str, Any], meta: dict[str, Any] | None = None
+    ) -> None:
         """Atomically replace the checkpoint with this position and state."""
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)

@@ -28,26 +28,11 @@ from scipy.sparse.csgraph import connected_components
 
 from mamori.engine import stages as st
 from mamori.events.ids import hex128
+from mamori.events.schema import INCIDENT, INCIDENT_LINK
 
 SEVERITY_POINTS = {"informational": 5, "low": 15, "medium": 35, "high": 55, "critical": 75}
 LEVEL_FLOORS = (0, 25, 45, 65, 85)  # risk at which levels 1..5 start
 LEVEL_NAMES = {1: "normal", 2: "guarded", 3: "elevated", 4: "high", 5: "critical"}
-
-INCIDENT: dict[str, pl.DataType] = {
-    "incident_id": pl.String(),
-    "tenant": pl.String(),
-    "first_seen": pl.Datetime("us", "UTC"),
-    "last_seen": pl.Datetime("us", "UTC"),
-    "raised_at": pl.Datetime("us", "UTC"),
-    "title": pl.String(),
-    "risk": pl.Int64(),
-    "level": pl.Int64(),
-    "stages": pl.List(pl.String()),
-    "entities": pl.List(pl.String()),
-    "reasons": pl.List(pl.String()),
-    "alert_count": pl.Int64(),
-    "detectors": pl.List(pl.String()),
-}
 
 
 @dataclass(frozen=True)
@@ -78,14 +63,18 @@ def _keys(alerts: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
         keys = pl.concat([keys, linked]).unique()
     ip = pl.col("key").str.extract(r"^ip:(\d+\.\d+\.\d+)\.\d+$")
     private = ip.str.contains(r"^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|127\.)")
-    nets = keys.filter(ip.is_not_null() & ~private).select("_idx", key=pl.lit("net:") + ip + ".0/24")
+    nets = keys.filter(ip.is_not_null() & ~private).select(
+        "_idx", key=pl.lit("net:") + ip + ".0/24"
+    )
     return pl.concat([keys, nets]).unique()
 
 
 def _components(alerts: pl.DataFrame, keys: pl.DataFrame, policy: IncidentPolicy) -> np.ndarray:
     """Connected components of alerts linked through shared, non-hub entities in time."""
     primary = alerts.select("_idx", _primary=pl.concat_str("entity_type", pl.lit(":"), "entity_id"))
-    fanout = keys.join(primary, on="_idx").group_by("key").agg(pl.col("_primary").n_unique().alias("_n"))
+    fanout = (
+        keys.join(primary, on="_idx").group_by("key").agg(pl.col("_primary").n_unique().alias("_n"))
+    )
     usable = keys.join(fanout.filter(pl.col("_n") <= policy.hub_limit), on="key", how="semi")
     timed = usable.join(alerts.select("_idx", "time"), on="_idx").sort("key", "time")
     edges = timed.with_columns(
@@ -94,7 +83,10 @@ def _components(alerts: pl.DataFrame, keys: pl.DataFrame, policy: IncidentPolicy
     ).filter(pl.col("_prev").is_not_null() & (pl.col("_dt") <= policy.gap))
     n = alerts.height
     graph = coo_matrix(
-        (np.ones(edges.height), (edges["_idx"].to_numpy(), edges["_prev"].to_numpy().astype(np.int64))),
+        (
+            np.ones(edges.height),
+            (edges["_idx"].to_numpy(), edges["_prev"].to_numpy().astype(np.int64)),
+        ),
         shape=(n, n),
     )
     _, labels = connected_components(graph, directed=False)
@@ -111,7 +103,7 @@ def build_incidents(
     """
     policy = policy or IncidentPolicy()
     if alerts.height == 0:
-        return pl.DataFrame(schema=INCIDENT), pl.DataFrame(schema={"incident_id": pl.String, "alert_id": pl.String})
+        return pl.DataFrame(schema=INCIDENT), pl.DataFrame(schema=INCIDENT_LINK)
     alerts = alerts.sort("time", "alert_id").with_row_index("_idx")
     links = links if links is not None else pl.DataFrame(schema={"a": pl.String, "b": pl.String})
     labels = _components(alerts, _keys(alerts, links), policy)
@@ -130,7 +122,10 @@ def build_incidents(
     )
     volume = (pl.col("_n").cast(pl.Float64).log(2) * 3).clip(upper_bound=10).round(0).cast(pl.Int64)
     risk = (
-        pl.col("_max_points") + 10 * (pl.col("_stages") - 1) + 5 * (pl.col("_detectors") - 1) + volume
+        pl.col("_max_points")
+        + 10 * (pl.col("_stages") - 1)
+        + 5 * (pl.col("_detectors") - 1)
+        + volume
     ).clip(upper_bound=100)
     prefix = prefix.with_columns(_risk=risk).with_columns(_level=level_of(pl.col("_risk")))
 
@@ -143,11 +138,15 @@ def build_incidents(
         last_seen=pl.col("time").max(),
         raised_at=pl.col("time").filter(pl.col("_level") >= policy.raise_level).first(),
         _top_title=pl.col("title").sort_by(top, descending=True).first(),
-        _top_entity=pl.concat_str("entity_type", pl.lit(" "), "entity_id").sort_by(top, descending=True).first(),
+        _top_entity=pl.concat_str("entity_type", pl.lit(" "), "entity_id")
+        .sort_by(top, descending=True)
+        .first(),
         risk=pl.col("_risk").last(),
         level=pl.col("_level").last(),
         _stage_seq=pl.col("stage").unique(maintain_order=True),
-        entities=pl.concat_str("entity_type", pl.lit(":"), "entity_id").unique(maintain_order=True).head(20),
+        entities=pl.concat_str("entity_type", pl.lit(":"), "entity_id")
+        .unique(maintain_order=True)
+        .head(20),
         alert_count=pl.len().cast(pl.Int64),
         detectors=pl.col("detector").unique().sort(),
         _max_points=pl.col("_max_points").last(),
@@ -156,6 +155,8 @@ def build_incidents(
         _n_detectors=pl.col("_detectors").last(),
     )
     incidents = incidents.with_columns(
+        status=pl.lit("open"),
+        updated_at=pl.lit(None, pl.Datetime("us", "UTC")),
         incident_id=hex128(
             (incidents["tenant"] + incidents["_first_alert"]).hash(17),
             (incidents["tenant"] + incidents["_first_alert"]).hash(19),
@@ -164,7 +165,9 @@ def build_incidents(
         title=pl.when(pl.col("_n_stages") >= 3)
         .then(
             pl.lit("Multi-stage attack: ")
-            + pl.col("_stage_seq").list.eval(pl.element().str.replace_all("_", " ")).list.join(" → ")
+            + pl.col("_stage_seq")
+            .list.eval(pl.element().str.replace_all("_", " "))
+            .list.join(" → ")
             + pl.lit(" (")
             + pl.col("_top_entity")
             + pl.lit(")")
@@ -173,24 +176,36 @@ def build_incidents(
         reasons=pl.concat_list(
             pl.format("worst alert is {} (+{})", pl.col("_worst"), pl.col("_max_points")),
             pl.when(pl.col("_n_stages") > 1).then(
-                pl.format("{} stages seen (+{})", pl.col("_n_stages"), 10 * (pl.col("_n_stages") - 1))
+                pl.format(
+                    "{} stages seen (+{})", pl.col("_n_stages"), 10 * (pl.col("_n_stages") - 1)
+                )
             ),
             pl.when(pl.col("_n_detectors") > 1).then(
-                pl.format("{} detector families agree (+{})", pl.col("_n_detectors"), 5 * (pl.col("_n_detectors") - 1))
+                pl.format(
+                    "{} detector families agree (+{})",
+                    pl.col("_n_detectors"),
+                    5 * (pl.col("_n_detectors") - 1),
+                )
             ),
             pl.when(pl.col("alert_count") > 1).then(pl.format("{} alerts", pl.col("alert_count"))),
         ).list.drop_nulls(),
     )
-    membership = prefix.join(incidents.select("_group", "incident_id"), on="_group").select("incident_id", "alert_id")
+    membership = prefix.join(incidents.select("_group", "incident_id"), on="_group").select(
+        "incident_id", "alert_id"
+    )
     out = incidents.select(list(INCIDENT)).sort("risk", "last_seen", descending=[True, True])
     return out.cast(INCIDENT), membership
 
 
-def institution_level(incidents: pl.DataFrame, window: timedelta = timedelta(hours=24)) -> list[dict[str, object]]:
+def institution_level(
+    incidents: pl.DataFrame, window: timedelta = timedelta(hours=24)
+) -> list[dict[str, object]]:
     """Early-warning level per institution, from its incidents active in the last `window`."""
     if incidents.height == 0:
         return []
-    recent = incidents.filter(pl.col("last_seen") >= pl.col("last_seen").max().over("tenant") - window)
+    recent = incidents.filter(
+        pl.col("last_seen") >= pl.col("last_seen").max().over("tenant") - window
+    )
     rows = (
         recent.group_by("tenant")
         .agg(

@@ -21,12 +21,20 @@ from mamori.detect.base import Snapshot
 
 #: Per kind: (column, entity type, column, entity type) pairs that name the same party.
 LINK_PAIRS: dict[str, list[tuple[str, str, str, str]]] = {
-    "transaction": [("customer", "customer", "account", "account"), ("customer", "customer", "card", "card")],
+    "transaction": [
+        ("customer", "customer", "account", "account"),
+        ("customer", "customer", "card", "card"),
+    ],
     "flow": [("src_ip", "ip", "src_host", "host"), ("dst_ip", "ip", "dst_host", "host")],
     "auth": [("user", "user", "host", "host")],
 }
 
-_SCHEMA = {"tenant": pl.String, "a": pl.String, "b": pl.String, "last_seen": pl.Datetime("us", "UTC")}
+_SCHEMA = {
+    "tenant": pl.String,
+    "a": pl.String,
+    "b": pl.String,
+    "last_seen": pl.Datetime("us", "UTC"),
+}
 
 
 class EntityLinks:
@@ -56,7 +64,11 @@ class EntityLinks:
         ]
         if not found:
             return
-        merged = pl.concat([self.links, *found]).group_by("tenant", "a", "b").agg(pl.col("last_seen").max())
+        merged = (
+            pl.concat([self.links, *found])
+            .group_by("tenant", "a", "b")
+            .agg(pl.col("last_seen").max())
+        )
         if merged.height > self.max_links:
             merged = merged.sort("last_seen", descending=True).head(self.max_links)
         self.links = merged.sort("tenant", "a", "b")

@@ -123,7 +123,9 @@ class Pipeline:
         """Continue from `state()` of a pipeline with the same detectors."""
         missing = set(self._keys()) - set(state)
         if missing:
-            raise ValueError(f"checkpoint does not match these detectors (missing {sorted(missing)})")
+            raise ValueError(
+                f"checkpoint does not match these detectors (missing {sorted(missing)})"
+            )
         for key, det in zip(self._keys(), self.detectors, strict=True):
             det.restore(state[key])
         self.links.restore(state["links"])
@@ -207,4 +209,6 @@ class Pipeline:
             members.append(mem)
         if not parts:
             return build_incidents(alerts)
-        return pl.concat(parts).sort("risk", "last_seen", descending=[True, True]), pl.concat(members)
+        return pl.concat(parts).sort("risk", "last_seen", descending=[True, True]), pl.concat(
+            members
+        )

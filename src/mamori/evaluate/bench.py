@@ -18,12 +18,19 @@ import psutil
 from mamori.engine.pipeline import Pipeline, RunStats, micro_batches
 
 
-def bench_pipeline(events: int = 1_000_000, customers: int = 20_000, seed: int = 5) -> dict[str, Any]:
+def bench_pipeline(
+    events: int = 1_000_000, customers: int = 20_000, seed: int = 5
+) -> dict[str, Any]:
     """Push at least `events` simulated events through the pipeline; figures as a dict."""
     from mamori.simulate import SimConfig, simulate
 
-    cfg = SimConfig(seed=seed, customers=customers, days=365, tenants=("bank-a",),
-                    start=datetime(2026, 1, 5, tzinfo=UTC))
+    cfg = SimConfig(
+        seed=seed,
+        customers=customers,
+        days=365,
+        tenants=("bank-a",),
+        start=datetime(2026, 1, 5, tzinfo=UTC),
+    )
     pipeline = Pipeline(keep_alerts=False)
     stats = RunStats()
     process = psutil.Process()
@@ -31,12 +38,16 @@ def bench_pipeline(events: int = 1_000_000, customers: int = 20_000, seed: int =
     samples: list[dict[str, float]] = []
     next_sample = 1_000_000
     for chunk in simulate(cfg).chunks():
-        for batch in micro_batches((b for b in chunk.batches.values() if b.height), pipeline.batch_rows):
+        for batch in micro_batches(
+            (b for b in chunk.batches.values() if b.height), pipeline.batch_rows
+        ):
             started = time.perf_counter()
             pipeline.process(batch, stats)
             busy += time.perf_counter() - started
         if stats.events >= next_sample:
-            samples.append({"events": stats.events, "rss_mb": round(process.memory_info().rss / 2**20, 1)})
+            samples.append(
+                {"events": stats.events, "rss_mb": round(process.memory_info().rss / 2**20, 1)}
+            )
             next_sample += 1_000_000
         if stats.events >= events:
             break

@@ -35,10 +35,18 @@ def _belongs(alerts: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
         truth.select("instance_id", "tenant", "start", "end", key="entities")
         .explode("key")
         .join(
-            alerts.select("alert_id", "tenant", "time", key=pl.concat_str("entity_type", pl.lit(":"), "entity_id")),
+            alerts.select(
+                "alert_id",
+                "tenant",
+                "time",
+                key=pl.concat_str("entity_type", pl.lit(":"), "entity_id"),
+            ),
             on=["tenant", "key"],
         )
-        .filter((pl.col("time") >= pl.col("start")) & (pl.col("time") <= pl.col("end") + timedelta(hours=1)))
+        .filter(
+            (pl.col("time") >= pl.col("start"))
+            & (pl.col("time") <= pl.col("end") + timedelta(hours=1))
+        )
         .select("alert_id", "instance_id")
     )
     return pl.concat([by_event, by_entity]).unique()
@@ -67,13 +75,17 @@ def score_run(
     for row in truth.sort("tenant", "start").iter_rows(named=True):
         mine = hits.filter(pl.col("instance_id") == row["instance_id"])
         stages_seen = set(
-            belongs.filter(pl.col("instance_id") == row["instance_id"]).join(alert_times, on="alert_id")["stage"].to_list()
+            belongs.filter(pl.col("instance_id") == row["instance_id"])
+            .join(alert_times, on="alert_id")["stage"]
+            .to_list()
         )
         ttd = None
         if mine.height:
-            detected_at = mine.group_by("incident_id").agg(
-                at=pl.max_horizontal(pl.col("raised_at").first(), pl.col("time").min())
-            )["at"].min()
+            detected_at = (
+                mine.group_by("incident_id")
+                .agg(at=pl.max_horizontal(pl.col("raised_at").first(), pl.col("time").min()))["at"]
+                .min()
+            )
             ttd = max(0.0, (detected_at - row["start"]).total_seconds())
         truth_stages = list(row["stages"])
         per_instance.append(
@@ -90,14 +102,18 @@ def score_run(
         )
     scenario_alerts = set(belongs["alert_id"].to_list())
     benign_alerts = alerts.filter(~pl.col("alert_id").is_in(scenario_alerts)).height
-    true_incidents = set(membership.filter(pl.col("alert_id").is_in(scenario_alerts))["incident_id"].to_list())
+    true_incidents = set(
+        membership.filter(pl.col("alert_id").is_in(scenario_alerts))["incident_id"].to_list()
+    )
     false_raised = raised.filter(~pl.col("incident_id").is_in(true_incidents)).height
     tenants = max(1, truth["tenant"].n_unique()) if truth.height else 1
     per_10k_day = false_raised / (customers * tenants / 10_000) / max(days, 1e-9)
     ttds = [i["time_to_detect_s"] for i in per_instance if i["time_to_detect_s"] is not None]
     scenarios: dict[str, dict[str, Any]] = {}
     for inst in per_instance:
-        s = scenarios.setdefault(inst["scenario"], {"instances": 0, "detected": 0, "ttd": [], "stages_missed": set()})
+        s = scenarios.setdefault(
+            inst["scenario"], {"instances": 0, "detected": 0, "ttd": [], "stages_missed": set()}
+        )
         s["instances"] += 1
         s["detected"] += int(inst["detected"])
         if inst["time_to_detect_s"] is not None:

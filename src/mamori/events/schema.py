@@ -144,7 +144,9 @@ def schema(kind: str) -> dict[str, pl.DataType]:
     try:
         own = KINDS[kind]
     except KeyError:
-        raise ValueError(f"unknown stream kind {kind!r}; known: {', '.join(sorted(KINDS))}") from None
+        raise ValueError(
+            f"unknown stream kind {kind!r}; known: {', '.join(sorted(KINDS))}"
+        ) from None
     return {**ENVELOPE, **own}
 
 
@@ -206,11 +208,14 @@ def empty_alerts() -> pl.DataFrame:
 
 def conform_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
     """Cast an alerts frame to the alert schema, checking severity and score."""
-    missing = [c for c in ("alert_id", "time", "tenant", "detector", "rule_id") if c not in alerts.columns]
+    missing = [
+        c for c in ("alert_id", "time", "tenant", "detector", "rule_id") if c not in alerts.columns
+    ]
     if missing:
         raise ValueError(f"alerts frame lacks required columns: {missing}")
     out = alerts.select(
-        pl.col(c).cast(t) if c in alerts.columns else pl.lit(None, t).alias(c) for c, t in ALERT.items()
+        pl.col(c).cast(t) if c in alerts.columns else pl.lit(None, t).alias(c)
+        for c, t in ALERT.items()
     )
     bad = out.filter(~pl.col("severity").is_in(SEVERITIES) | ~pl.col("score").is_between(0.0, 1.0))
     if bad.height:
@@ -220,3 +225,27 @@ def conform_alerts(alerts: pl.DataFrame) -> pl.DataFrame:
             f"or score {row['score']!r} out of range"
         )
     return out
+
+
+# --- incidents ----------------------------------------------------------------------------
+
+INCIDENT: dict[str, pl.DataType] = {
+    "incident_id": pl.String(),  # stable: from the tenant and the incident's first alert
+    "tenant": pl.String(),
+    "first_seen": TIME,
+    "last_seen": TIME,
+    "raised_at": TIME,  # when the risk first reached the raise level (null: watch list)
+    "title": pl.String(),
+    "risk": pl.Int64(),  # 0-100
+    "level": pl.Int64(),  # early-warning level, 1 normal … 5 critical
+    "status": pl.String(),  # open by default
+    "stages": pl.List(pl.String()),  # kill-chain and fraud stages, in the order first seen
+    "entities": pl.List(pl.String()),  # "type:id"
+    "reasons": pl.List(pl.String()),  # why the risk is what it is
+    "alert_count": pl.Int64(),
+    "detectors": pl.List(pl.String()),
+    "updated_at": TIME,
+}
+
+#: Which alerts make up which incident.
+INCIDENT_LINK: dict[str, pl.DataType] = {"incident_id": pl.String(), "alert_id": pl.String()}
