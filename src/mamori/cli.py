@@ -130,8 +130,12 @@ def run_pipeline(
     inputs: list[str],
     learn_until: datetime | None,
     fingerprint: str,
+    read: Any = None,
 ) -> dict[str, Any]:
-    """Run the default pipeline into a data folder; returns the run summary."""
+    """Run the default pipeline into a data folder; returns the run summary.
+
+    `read` is the readers' ReadSummary, whose counts the run record keeps, when reading files.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from mamori.engine.checkpoint import Checkpoint
@@ -170,9 +174,14 @@ def run_pipeline(
         "incidents": incidents.height,
         "incidents_raised": incidents.filter(pl.col("level") >= 3).height,
     }
-    store.finish_run(
-        run_id, alerts=stats.alerts, incidents=incidents.height, events_accepted=stats.events
-    )
+    counts = {"events_accepted": stats.events}
+    if read is not None:
+        counts = {
+            "events_read": read.read,
+            "events_accepted": read.accepted,
+            "events_quarantined": read.quarantined,
+        }
+    store.finish_run(run_id, alerts=stats.alerts, incidents=incidents.height, **counts)
     return summary
 
 
@@ -198,16 +207,23 @@ def run(
     from mamori.events.ids import stable_ids
     from mamori.events.quarantine import Quarantine
     from mamori.events.readers import read_path
+    from mamori.events.summary import ReadSummary
 
     data_dir.mkdir(parents=True, exist_ok=True)
     files = sorted(str(p.resolve()) for p in paths)
     stamp = [f"{p}:{Path(p).stat().st_mtime_ns}" for p in files]
     fingerprint = stable_ids(pl.DataFrame({"k": ["|".join(stamp)]}), ["k"])[0][:16]
-    quarantine = Quarantine(data_dir / "quarantine" / f"{fingerprint}.jsonl")
+    # the whole input is re-read on a resumed run, so its quarantine is written anew
+    quarantine_file = data_dir / "quarantine" / f"{fingerprint}.jsonl"
+    quarantine_file.unlink(missing_ok=True)
+    quarantine = Quarantine(quarantine_file)
+    read = ReadSummary()
 
     def batches() -> Any:
         for path in paths:
-            yield from read_path(path, kind=kind, tenant=tenant, quarantine=quarantine)
+            yield from read_path(
+                path, kind=kind, tenant=tenant, quarantine=quarantine, summary=read
+            )
 
     try:
         summary = run_pipeline(
@@ -216,12 +232,20 @@ def run(
             inputs=files,
             learn_until=_date(learn_until),
             fingerprint=fingerprint,
+            read=read,
         )
     except ValueError as err:
         _fail(str(err))
         return
-    summary["quarantined"] = quarantine.count
-    summary["quarantine_file"] = str(quarantine.path) if quarantine.count else None
+    summary.update(
+        records_read=read.read,
+        records_accepted=read.accepted,
+        records_quarantined=read.quarantined,
+        quarantined_by_reason=dict(read.by_reason),
+        files_skipped=read.skipped,
+        files_failed=read.failed,
+        quarantine_file=str(quarantine_file) if read.quarantined else None,
+    )
     out.print_json(json.dumps(summary, default=str))
     store = _store(data_dir)
     for t in store.tenants():

@@ -62,7 +62,7 @@ FLOW: dict[str, pl.DataType] = {
 
 AUTH: dict[str, pl.DataType] = {
     "user": pl.String(),  # the login name: a customer id or an employee account
-    "customer": pl.String(),  # a record the action touched (e.g. a customer record viewed)
+    "target": pl.String(),  # what the action touched: a payee added, a customer record viewed
     "app": pl.String(),  # online_banking, mobile_banking, vpn, active_directory, core_banking
     "action": pl.String(),  # login, logout, add_payee, password_change, view_record, ...
     "outcome": pl.String(),  # success or failure
@@ -72,7 +72,6 @@ AUTH: dict[str, pl.DataType] = {
     "host": pl.String(),
     "country": pl.String(),
     "user_agent": pl.String(),
-    "target": pl.String(),  # what else the action acted on (e.g. the payee account added)
 }
 
 WINLOG: dict[str, pl.DataType] = {
