@@ -15,7 +15,9 @@ from mamori.events.schema import conform
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def batch(kind: str, rows: list[dict[str, Any]], tenant: str = "bank-a", prefix: str = "e") -> pl.DataFrame:
+def batch(
+    kind: str, rows: list[dict[str, Any]], tenant: str = "bank-a", prefix: str = "e"
+) -> pl.DataFrame:
     """A conformed batch; `minute` in a row is minutes after T0, event ids are prefix+index."""
     filled = []
     for i, row in enumerate(rows):
@@ -32,7 +34,11 @@ def batch(kind: str, rows: list[dict[str, Any]], tenant: str = "bank-a", prefix:
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The shared real-data folder (MAMORI_DATA, default ../shared/data)."""
-    root = Path(os.environ.get("MAMORI_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    root = Path(
+        os.environ.get(
+            "MAMORI_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
+        )
+    )
     if not root.is_dir():
         pytest.skip(f"real data not found at {root} (set MAMORI_DATA)")
     return root

@@ -409,7 +409,7 @@ def serve(directory: Path, host: str, port: int) -> None:
 def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -> None:
     """Simulate a day at a bank under attack, detect, report and serve it.
 
-    One quiet day lets the baselines learn the bank's habits, then a day with every attack
+    Three quiet days let the baselines learn the bank's habits, then a day with every attack
     scenario; the report is served on http://127.0.0.1:8000 until Ctrl-C.
     """
     import shutil
@@ -420,11 +420,12 @@ def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -
     shutil.rmtree(data_dir, ignore_errors=True)
     start = datetime(2026, 11, 2, tzinfo=UTC)
     cfg = SimConfig(
-        seed=seed, customers=customers, days=2, tenants=("bank-a",), start=start, quiet_days=1
+        seed=seed, customers=customers, days=4, tenants=("bank-a",), start=start, quiet_days=3
     )
     sim = make_sim(cfg)
     console.print(
-        f"[bold]Simulating[/] bank-a: {customers:,} customers, a quiet day then a day under attack"
+        f"[bold]Simulating[/] bank-a: {customers:,} customers, "
+        "three quiet days, then a day under attack"
     )
 
     def batches() -> Any:
@@ -435,7 +436,7 @@ def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -
         batches(),
         data_dir,
         inputs=["simulation"],
-        learn_until=start + timedelta(days=1),
+        learn_until=start + timedelta(days=3),
         fingerprint="demo",
     )
     console.print(
@@ -466,12 +467,13 @@ def eval_group() -> None:
 @eval_group.command(name="simulate")
 @click.option("--seed", default=11, show_default=True)
 @click.option("--customers", default=5000, show_default=True)
-@click.option(
-    "--days", default=1, show_default=True, help="Days under attack (after one quiet day)."
-)
+@click.option("--days", default=1, show_default=True, help="Days under attack.")
+@click.option("--quiet-days", default=6, show_default=True, help="Days before, to learn habits.")
 @click.option("--tenants", default="bank-a", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def eval_simulate(seed: int, customers: int, days: int, tenants: str, as_json: bool) -> None:
+def eval_simulate(
+    seed: int, customers: int, days: int, quiet_days: int, tenants: str, as_json: bool
+) -> None:
     """Detection of every simulated scenario, time to detect, and noise on benign activity.
 
     Example: mamori eval simulate --seed 11 --json
@@ -484,10 +486,15 @@ def eval_simulate(seed: int, customers: int, days: int, tenants: str, as_json: b
     start = datetime(2026, 11, 2, tzinfo=UTC)
     names = tuple(t.strip() for t in tenants.split(",") if t.strip())
     cfg = SimConfig(
-        seed=seed, customers=customers, days=days + 1, tenants=names, start=start, quiet_days=1
+        seed=seed,
+        customers=customers,
+        days=days + quiet_days,
+        tenants=names,
+        start=start,
+        quiet_days=quiet_days,
     )
     sim = make_sim(cfg)
-    pipeline = Pipeline(learn_until=start + timedelta(days=1))
+    pipeline = Pipeline(learn_until=start + timedelta(days=quiet_days))
     with console.status("simulating and detecting…"):
         stats = pipeline.run(
             b for chunk in sim.chunks() for b in chunk.batches.values() if b.height

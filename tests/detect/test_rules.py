@@ -59,7 +59,7 @@ def test_bad_rules_are_refused_with_the_reason(broken, message):
 
 
 def test_window_rule_fires_once_with_evidence():
-    det = RuleDetector([Rule.from_dict(STUFFING)])
+    det = RuleDetector([Rule.from_dict({**STUFFING, "related": {"user": "user"}})])
     alerts = det.process(batch("auth", failures(12)))
     assert alerts.height == 1
     alert = alerts.row(0, named=True)
@@ -209,3 +209,11 @@ def test_alert_ids_are_stable_across_runs():
     b = RuleDetector([Rule.from_dict(STUFFING)]).process(rows)
     assert a["alert_id"].to_list() == b["alert_id"].to_list()
     assert a.schema == pl.Schema(b.schema)
+
+
+def test_window_rule_groups_by_network_to_catch_rotating_addresses():
+    rule = Rule.from_dict({**STUFFING, "group_by": ["src_ip/24"], "entity_type": "net"})
+    rows = [r for i in range(3) for r in failures(4, ip=f"203.0.113.{i + 1}", start=i * 0.1)]
+    assert RuleDetector([Rule.from_dict(STUFFING)]).process(batch("auth", rows)).height == 0
+    alerts = RuleDetector([rule]).process(batch("auth", rows))
+    assert alerts["entity_id"].to_list() == ["203.0.113.0/24"]

@@ -5,7 +5,9 @@ Each entity (a customer, a card, a host) keeps a streaming mean and variance of
 update), so memory is one row per entity whatever the run's length. An event whose value
 lies `z` standard deviations above the entity's mean, once the entity has at least
 `min_history` events, raises an alert that shows the value, the entity's typical value and
-the z-score.
+the z-score. An unusual amount alone is weak evidence (people do buy a television), so the
+alert is of medium severity whatever the z-score: it raises an incident when it joins other
+signals on the same customer, card or account.
 
 Limits: the baseline compares against history before the batch (events inside one
 micro-batch do not see each other), and at most `max_entities` are kept, least recently
@@ -117,9 +119,7 @@ class AmountBaseline(Detector):
             "tenant",
             rule_id=pl.lit(self.rule_id),
             title=pl.lit(self.title),
-            severity=pl.when(pl.col("_z") >= 2 * self.z)
-            .then(pl.lit("high"))
-            .otherwise(pl.lit("medium")),
+            severity=pl.lit("medium"),
             score=(1 - (-(pl.col("_z") - self.z + 1) / 2).exp()).clip(0.3, 0.99),
             stage=pl.lit(self.stage),
             entity_type=pl.lit(self.entity_type),

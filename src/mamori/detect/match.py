@@ -30,6 +30,32 @@ def is_external_ip(column: str) -> pl.Expr:
     return pl.col(column).is_not_null() & ~pl.col(column).str.contains(_IP_PRIVATE)
 
 
+def network(column: str) -> pl.Expr | None:
+    """For a derived column 'src_ip/24', the IPv4 network of `src_ip` ('203.0.113.0/24').
+
+    Prefixes of 8, 16 and 24 bits are supported; other values (IPv6, names) become null.
+    Returns None when `column` is not of the 'name/bits' form.
+
+    >>> pl.DataFrame({"ip": ["203.0.113.7", "::1"]}).select(network("ip/24"))["ip/24"].to_list()
+    ['203.0.113.0/24', None]
+    """
+    name, _, bits = column.partition("/")
+    if not bits:
+        return None
+    octets = {"8": 1, "16": 2, "24": 3}.get(bits)
+    if octets is None:
+        raise RuleError(f"{column!r}: only /8, /16 and /24 networks are supported")
+    octet = r"\d{1,3}"
+    head = rf"^({octet}(?:\.{octet}){{{octets - 1}}})(?:\.{octet}){{{4 - octets}}}$"
+    zeros = ".0" * (4 - octets)
+    return (pl.col(name).str.extract(head) + pl.lit(f"{zeros}/{bits}")).alias(column)
+
+
+def source_column(column: str) -> str:
+    """The event column a possibly derived column ('src_ip/24') comes from."""
+    return column.partition("/")[0]
+
+
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 

@@ -11,6 +11,8 @@ a SOC or fraud analyst writes most often:
 * a **window rule** (`window = "10m"`, `group_by`, `threshold`) fires when, over a true
   sliding window ending at an event, a group's count, distinct values or sums cross the
   thresholds — e.g. ten failed logins for five accounts from one address in ten minutes.
+  A `group_by` column written `src_ip/24` groups by the address's /24 network, since
+  attackers rotate addresses inside one block.
 
 `scope` selects the events a rule learns from (novelty history, window contents); `match`
 further selects the events that may fire it. A rule fires at most once per group and
@@ -32,7 +34,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from mamori.detect.base import Detector, Snapshot, make_alerts
-from mamori.detect.match import RuleError, compile_match, match_columns
+from mamori.detect.match import RuleError, compile_match, match_columns, network, source_column
 from mamori.events.schema import ENTITY_COLUMNS, KINDS, SEVERITIES, empty_alerts
 
 RULES_DIR = Path(__file__).with_name("rules")
@@ -115,8 +117,12 @@ class Rule:
                 raise RuleError(f"say which entity type column {entity!r} holds (entity_type)")
             known = set(KINDS[kind]) | {"time", "tenant", "event_id"}
             used = match_columns(raw.get("match")) | match_columns(raw.get("scope"))
-            used |= set(group_by) | set(raw.get("novel", ())) | {entity}
-            unknown = used - known
+            used |= (
+                set(group_by) | set(raw.get("novel", ())) | {entity} | set(raw.get("related", {}))
+            )
+            for part in ("distinct", "sum"):
+                used |= set(raw.get("threshold", {}).get(part, {}))
+            unknown = {source_column(c) for c in used} - known
             if unknown and kind != "winlog":
                 raise RuleError(f"fields not in the {kind} schema: {sorted(unknown)}")
             cooldown = raw.get("cooldown")
@@ -225,7 +231,7 @@ class RuleDetector(Detector):
     def _missing_columns(rule: Rule, batch: pl.DataFrame) -> set[str]:
         needed = match_columns(rule.scope) | match_columns(rule.match) | {rule.entity}
         needed |= set(rule.group_by) | set(rule.novel)
-        return needed - set(batch.columns)
+        return {source_column(c) for c in needed} - set(batch.columns)
 
     def _novelty(self, rule: Rule, scoped: pl.DataFrame) -> pl.DataFrame:
         """Keep the events whose key combination is new (or first seen within `fresh`)
@@ -295,9 +301,9 @@ class RuleDetector(Detector):
             fired = pl.concat([fired, fire.select(*group, "_bucket")])
         else:
             fired = fire.select(*group, "_bucket")
-        horizon = fire["time"].max() if fire.height else None
-        if horizon is not None:
-            fired = fired.filter(pl.col("_bucket") >= horizon - 2 * rule.cooldown)
+        if fire.height:
+            horizon = pl.lit(fire["time"].max()) - 2 * rule.cooldown
+            fired = fired.filter(pl.col("_bucket") >= horizon)
         self.state[key] = fired
         return fire
 
@@ -352,6 +358,9 @@ class RuleDetector(Detector):
         group = ["tenant", *rule.group_by]
         distinct = dict(rule.threshold.get("distinct", {}))
         sums = dict(rule.threshold.get("sum", {}))
+        derived = [e for e in (network(c) for c in rule.group_by) if e is not None]
+        if derived:
+            fire = fire.with_columns(derived)
         keep = list(
             dict.fromkeys(
                 ["time", "event_id", *group, rule.entity, *distinct, *sums, *rule.related]
@@ -407,7 +416,7 @@ class RuleDetector(Detector):
         if related:
             agg.append(
                 pl.concat_list(related)
-                .flatten()
+                .list.explode(keep_nulls=False, empty_as_null=False)
                 .drop_nulls()
                 .unique(maintain_order=True)
                 .head(_RELATED_CAP)

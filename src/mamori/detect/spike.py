@@ -113,9 +113,9 @@ class FlowSpike(Detector):
         spikes = spikes.with_columns(_bucket=pl.col("time").dt.truncate(period))
         spikes = spikes.unique(subset=[*_KEY, "_bucket"], keep="first", maintain_order=True)
         spikes = spikes.join(self.fired, on=[*_KEY, "_bucket"], how="anti")
-        horizon = spikes["time"].max() - 2 * self.cooldown if spikes.height else None
         self.fired = pl.concat([self.fired, spikes.select(*_KEY, "_bucket")])
-        if horizon is not None:
+        if spikes.height:
+            horizon = pl.lit(spikes["time"].max()) - 2 * self.cooldown
             self.fired = self.fired.filter(pl.col("_bucket") >= horizon)
         if spikes.height == 0:
             return empty_alerts()

@@ -194,7 +194,7 @@ def build_incidents(
         "incident_id", "alert_id"
     )
     out = incidents.select(list(INCIDENT)).sort("risk", "last_seen", descending=[True, True])
-    return out.cast(INCIDENT), membership
+    return out.cast(pl.Schema(INCIDENT)), membership
 
 
 def institution_level(

@@ -29,10 +29,10 @@ LINK_PAIRS: dict[str, list[tuple[str, str, str, str]]] = {
     "auth": [("user", "user", "host", "host")],
 }
 
-_SCHEMA = {
-    "tenant": pl.String,
-    "a": pl.String,
-    "b": pl.String,
+_SCHEMA: dict[str, pl.DataType] = {
+    "tenant": pl.String(),
+    "a": pl.String(),
+    "b": pl.String(),
     "last_seen": pl.Datetime("us", "UTC"),
 }
 

@@ -15,7 +15,7 @@ before its checkpoint) raises no duplicate.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,7 +61,7 @@ class RunStats:
     alerts: int = 0
     new_alerts: int = 0
     by_detector: Counter[str] = field(default_factory=Counter)
-    detector_seconds: Counter[str] = field(default_factory=Counter)
+    detector_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:

@@ -7,6 +7,9 @@ holds one of its alerts was raised to analysts; its time to detect is when that 
 was raised (or, if it was already raised by then, when the first of the instance's alerts
 joined it), measured from the instance's first malicious event in simulated time.
 
+A stage is *hidden* when an alert of the instance saw it but no raised incident that holds
+the instance's alerts shows it: grouping must cut the analyst's queue without hiding any.
+
 Everything else is benign: alerts that belong to no instance, and raised incidents none of
 whose alerts belong to one (false incidents, reported per 10,000 customers per day).
 """
@@ -68,7 +71,7 @@ def score_run(
     alert_times = alerts.select("alert_id", "time", "stage")
     hits = (
         belongs.join(membership, on="alert_id")
-        .join(raised.select("incident_id", "raised_at"), on="incident_id")
+        .join(raised.select("incident_id", "raised_at", "stages"), on="incident_id")
         .join(alert_times, on="alert_id")
     )
     per_instance = []
@@ -88,6 +91,7 @@ def score_run(
             )
             ttd = max(0.0, (detected_at - row["start"]).total_seconds())
         truth_stages = list(row["stages"])
+        shown = {st for stages in mine["stages"].to_list() for st in stages}
         per_instance.append(
             {
                 "scenario": row["scenario"],
@@ -98,6 +102,7 @@ def score_run(
                 "alerts": belongs.filter(pl.col("instance_id") == row["instance_id"]).height,
                 "stages": truth_stages,
                 "stages_seen": [s for s in truth_stages if s in stages_seen],
+                "stages_hidden": sorted(stages_seen - shown),
             }
         )
     scenario_alerts = set(belongs["alert_id"].to_list())
@@ -133,6 +138,7 @@ def score_run(
         "detected": sum(i["detected"] for i in per_instance),
         "total": len(per_instance),
         "median_time_to_detect_s": median(ttds) if ttds else None,
+        "stages_hidden": sum(len(i["stages_hidden"]) for i in per_instance),
         "alerts": alerts.height,
         "benign_alerts": benign_alerts,
         "incidents": incidents.height,

@@ -69,7 +69,7 @@ def _parse_chunk(
                 "_line": records.line[bad].astype(np.int64),
                 "reason": BROKEN_CSV_ROW,
                 "detail": [f"{n} fields where the header has {len(names)}" for n in fields[~ok]],
-                "record": [records.text(i) for i in bad],
+                "record": [records.text(int(i)) for i in bad],
             },
             schema=REJECTED,
         )

@@ -100,7 +100,7 @@ def _set_aside(
         if text.startswith(b"{") and text.endswith(b"}"):
             keep.append(i)
         else:
-            rejected.append(_why(records, i))
+            rejected.append(_why(records, int(i)))
     return np.sort(np.asarray(keep, dtype=np.int64)), rejected
 
 

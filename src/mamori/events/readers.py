@@ -265,8 +265,8 @@ class ReadRun:
                 return [(self.kind, records)]
             wrong = (own.is_not_null() & (own != self.kind)).fill_null(False)
             if wrong.any():
-                detail = 'kind="' + own.filter(wrong) + f'": the read is for {self.kind}'
-                bad = rejects(records.filter(wrong), reasons.KIND_MISMATCH, detail)
+                says = 'kind="' + own.filter(wrong) + f'": the read is for {self.kind}'
+                bad = rejects(records.filter(wrong), reasons.KIND_MISMATCH, says)
                 self._reject(name, stats, bad, None)
                 records = records.filter(~wrong)
             return [(self.kind, records)]

@@ -293,10 +293,10 @@ def _first_failure(checks: list[_Check], n: int) -> tuple[pl.Series, pl.Series]:
         empty = pl.repeat(None, n, dtype=pl.String, eager=True)
         return empty, empty
     masks = pl.DataFrame({f"m{i}": c.failed.fill_null(False) for i, c in enumerate(checks)})
-    first: pl.Expr | pl.When | pl.Then = pl  # type: ignore[assignment]
-    for i in range(len(checks)):
-        first = first.when(pl.col(f"m{i}")).then(pl.lit(i, pl.Int32))  # type: ignore[union-attr]
-    which = masks.select(first.otherwise(None).alias("which")).to_series()  # type: ignore[union-attr]
+    first = pl.coalesce(
+        [pl.when(pl.col(f"m{i}")).then(pl.lit(i, pl.Int32)) for i in range(len(checks))]
+    )
+    which = masks.select(first.alias("which")).to_series()
     reason = pl.repeat(None, n, dtype=pl.String, eager=True)
     detail = pl.repeat(None, n, dtype=pl.String, eager=True)
     for i, check in enumerate(checks):
