@@ -27,6 +27,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from mamori.engine import stages as st
+from mamori.engine.links import canonical
 from mamori.events.ids import hex128
 from mamori.events.schema import INCIDENT, INCIDENT_LINK
 
@@ -56,7 +57,7 @@ def _keys(alerts: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
     """(alert index, entity key) for every entity an alert touches, links included."""
     own = alerts.select("_idx", key=pl.concat_str("entity_type", pl.lit(":"), "entity_id"))
     related = alerts.select("_idx", key="related").explode("key").drop_nulls()
-    keys = pl.concat([own, related]).unique()
+    keys = pl.concat([own, related]).with_columns(canonical(pl.col("key")).alias("key")).unique()
     if links.height:
         both = pl.concat([links.select(a="a", b="b"), links.select(a="b", b="a")]).unique()
         linked = keys.join(both, left_on="key", right_on="a").select("_idx", key="b")

@@ -27,7 +27,27 @@ LINK_PAIRS: dict[str, list[tuple[str, str, str, str]]] = {
     ],
     "flow": [("src_ip", "ip", "src_host", "host"), ("dst_ip", "ip", "dst_host", "host")],
     "auth": [("user", "user", "host", "host")],
+    # a network logon ties the account to the address it came from
+    "winlog": [("TargetUserName", "user", "IpAddress", "ip")],
 }
+
+#: Values that name no real entity (Windows writes "-" for "none", loopback for local logons).
+PLACEHOLDERS = ["-", "", "::1", "127.0.0.1", "0.0.0.0"]
+
+
+def canonical(key: pl.Expr) -> pl.Expr:
+    """Entity keys in one spelling: Windows account names are case-insensitive and often
+    qualified ('BANKA\\MSato', 'msato@banka.jp'), so user keys become 'user:msato'.
+
+    >>> pl.select(canonical(pl.lit("user:BANKA\\MSato"))).item()
+    'user:msato'
+    """
+    name = key.str.replace(r"^user:(?:[^\\]*\\)?", "").str.replace(r"@.*$", "")
+    return (
+        pl.when(key.str.starts_with("user:"))
+        .then(pl.lit("user:") + name.str.to_lowercase())
+        .otherwise(key)
+    )
 
 _SCHEMA: dict[str, pl.DataType] = {
     "tenant": pl.String(),
@@ -50,13 +70,18 @@ class EntityLinks:
             return
         pairs = LINK_PAIRS.get(batch["kind"][0], [])
         found = [
-            batch.filter(pl.col(ca).is_not_null() & pl.col(cb).is_not_null())
+            batch.filter(
+                pl.col(ca).is_not_null()
+                & pl.col(cb).is_not_null()
+                & ~pl.col(ca).cast(pl.String).is_in(PLACEHOLDERS)
+                & ~pl.col(cb).cast(pl.String).is_in(PLACEHOLDERS)
+            )
             .group_by("tenant", ca, cb)
             .agg(last_seen=pl.col("time").max())
             .select(
                 "tenant",
-                a=pl.lit(f"{ta}:") + pl.col(ca).cast(pl.String),
-                b=pl.lit(f"{tb}:") + pl.col(cb).cast(pl.String),
+                a=canonical(pl.lit(f"{ta}:") + pl.col(ca).cast(pl.String)),
+                b=canonical(pl.lit(f"{tb}:") + pl.col(cb).cast(pl.String)),
                 last_seen="last_seen",
             )
             for ca, ta, cb, tb in pairs

@@ -38,7 +38,7 @@ TRANSACTION: dict[str, pl.DataType] = {
     "status": pl.String(),  # approved or declined
     "merchant": pl.String(),
     "mcc": pl.String(),  # merchant category code
-    "terminal": pl.String(),
+    "terminal": pl.String(),  # card terminal, ATM, or the gateway host that sent a message
     "country": pl.String(),  # ISO 3166 alpha-2
     "device": pl.String(),
     "ip": pl.String(),

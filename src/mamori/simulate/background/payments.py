@@ -194,6 +194,7 @@ def _swift(day: Day, rng: np.random.Generator) -> pl.DataFrame:
         currency=pop.currency,
         direction=np.where(rng.random(n) < 0.5, "debit", "credit"),
         channel="swift",
+        terminal="PAYGW01",
         status="approved",
         country=pick(pop.correspondent_country, peer),
     )

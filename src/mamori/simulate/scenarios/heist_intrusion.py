@@ -228,6 +228,7 @@ def inject(day: Day, rng: np.random.Generator) -> Injection:
                 currency=pop.currency,
                 direction="debit",
                 channel="swift",
+                terminal="PAYGW01",
                 status="approved",
                 country=pick(
                     vocab.HEIST_COUNTRIES, rng.integers(0, len(vocab.HEIST_COUNTRIES), payments)
