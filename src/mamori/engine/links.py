@@ -36,10 +36,10 @@ PLACEHOLDERS = ["-", "", "::1", "127.0.0.1", "0.0.0.0"]
 
 
 def canonical(key: pl.Expr) -> pl.Expr:
-    """Entity keys in one spelling: Windows account names are case-insensitive and often
-    qualified ('BANKA\\MSato', 'msato@banka.jp'), so user keys become 'user:msato'.
+    r"""Entity keys in one spelling: Windows account names are case-insensitive and often
+    qualified ('BANKA\MSato', 'msato@banka.jp'), so user keys become 'user:msato'.
 
-    >>> pl.select(canonical(pl.lit("user:BANKA\\MSato"))).item()
+    >>> pl.select(canonical(pl.lit("user:BANKA\MSato"))).item()
     'user:msato'
     """
     name = key.str.replace(r"^user:(?:[^\\]*\\)?", "").str.replace(r"@.*$", "")
