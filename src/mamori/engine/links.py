@@ -39,7 +39,7 @@ def canonical(key: pl.Expr) -> pl.Expr:
     r"""Entity keys in one spelling: Windows account names are case-insensitive and often
     qualified ('BANKA\MSato', 'msato@banka.jp'), so user keys become 'user:msato'.
 
-    >>> pl.select(canonical(pl.lit("user:BANKA\MSato"))).item()
+    >>> pl.select(canonical(pl.lit("user:BANKA\\MSato"))).item()
     'user:msato'
     """
     name = key.str.replace(r"^user:(?:[^\\]*\\)?", "").str.replace(r"@.*$", "")
