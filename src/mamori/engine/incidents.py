@@ -34,6 +34,7 @@ from mamori.events.schema import INCIDENT, INCIDENT_LINK
 SEVERITY_POINTS = {"informational": 5, "low": 15, "medium": 35, "high": 55, "critical": 75}
 LEVEL_FLOORS = (0, 25, 45, 65, 85)  # risk at which levels 1..5 start
 LEVEL_NAMES = {1: "normal", 2: "guarded", 3: "elevated", 4: "high", 5: "critical"}
+RAISE_LEVEL = 3  # incidents at this level and above go to analysts; below, the watch list
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class IncidentPolicy:
 
     gap: timedelta = timedelta(hours=24)
     hub_limit: int = 25
-    raise_level: int = 3
+    raise_level: int = RAISE_LEVEL
 
 
 def level_of(risk: pl.Expr) -> pl.Expr:
@@ -212,7 +213,7 @@ def institution_level(
         .agg(
             level=pl.col("level").max(),
             incidents=pl.len(),
-            raised=(pl.col("level") >= 3).sum(),
+            raised=(pl.col("level") >= RAISE_LEVEL).sum(),
             by_level=pl.col("level").value_counts(sort=True),
             worst=pl.col("title").sort_by("risk", descending=True).first(),
         )
@@ -228,7 +229,8 @@ def institution_level(
                 "name": LEVEL_NAMES[int(row["level"])],
                 "incidents_by_level": dict(sorted(counts.items())),
                 "reasons": [
-                    f"{row['raised']} incident(s) raised at level 3 or above in the last {window}",
+                    f"{row['raised']} incident(s) raised at level {RAISE_LEVEL} or above in the last "
+                    f"{window.total_seconds() / 3600:g} hours",
                     f"worst: {row['worst']}",
                 ],
             }

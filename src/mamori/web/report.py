@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 import polars as pl
 
+from mamori.engine.incidents import RAISE_LEVEL
 from mamori.events.schema import INCIDENT, conform_alerts, empty_alerts
 from mamori.store.sql import conform_incidents
 
@@ -124,6 +125,7 @@ def render_report(
             incidents=_incident_views(incidents, links, alerts, max_incidents, max_timeline),
             incident_total=incidents.height,
             levels={level: {"name": n, "colour": c} for level, (n, c) in LEVELS.items()},
+            raise_level=RAISE_LEVEL,
             severity_colours=SEVERITY_COLOURS,
             script=script,
             script_hash=script_hash,
@@ -177,12 +179,14 @@ def _key_numbers(
     alerts: pl.DataFrame, incidents: pl.DataFrame, institution: Mapping[str, Any]
 ) -> list[dict[str, str]]:
     events = institution.get("events")
-    reduction = f"{alerts.height / incidents.height:,.1f}×" if incidents.height else "—"
+    raised = incidents.filter(pl.col("level") >= RAISE_LEVEL).height if incidents.height else 0
+    reduction = f"{alerts.height / raised:,.1f}×" if raised else "—"
     return [
         {"label": "Events", "value": f"{int(events):,}" if events is not None else "—"},
         {"label": "Alerts", "value": f"{alerts.height:,}"},
-        {"label": "Incidents", "value": f"{incidents.height:,}"},
-        {"label": "Alerts per incident", "value": reduction},
+        {"label": f"Incidents raised (level ≥ {RAISE_LEVEL})", "value": f"{raised:,}"},
+        {"label": "Watch list (levels 1–2)", "value": f"{incidents.height - raised:,}"},
+        {"label": "Alerts per raised incident", "value": reduction},
     ]
 
 
