@@ -34,7 +34,14 @@ from typing import Any, ClassVar
 import polars as pl
 
 from mamori.detect.base import Detector, Snapshot, make_alerts
-from mamori.detect.match import RuleError, compile_match, match_columns, network, source_column
+from mamori.detect.match import (
+    RuleError,
+    apply_match,
+    compile_match,
+    match_columns,
+    network,
+    source_column,
+)
 from mamori.events.schema import ENTITY_COLUMNS, KINDS, SEVERITIES, empty_alerts
 
 RULES_DIR = Path(__file__).with_name("rules")
@@ -217,12 +224,12 @@ class RuleDetector(Detector):
         missing = self._missing_columns(rule, batch)
         if missing:
             return empty_alerts()
-        scoped = batch.filter(compile_match(rule.scope))
+        scoped = apply_match(batch, rule.scope)
         if scoped.height == 0:
             return empty_alerts()
         if rule.novel:
             scoped = self._novelty(rule, scoped)
-        fire = scoped.filter(compile_match(rule.match))
+        fire = apply_match(scoped, rule.match)
         if rule.window:
             return self._window(rule, fire, batch["time"].max())
         return self._events(rule, fire)

@@ -229,8 +229,8 @@ def institution_level(
                 "name": LEVEL_NAMES[int(row["level"])],
                 "incidents_by_level": dict(sorted(counts.items())),
                 "reasons": [
-                    f"{row['raised']} incident(s) raised at level {RAISE_LEVEL} or above in the last "
-                    f"{window.total_seconds() / 3600:g} hours",
+                    f"{row['raised']} incident(s) raised at level {RAISE_LEVEL} or above "
+                    f"in the last {window.total_seconds() / 3600:g} hours",
                     f"worst: {row['worst']}",
                 ],
             }

@@ -49,6 +49,7 @@ def canonical(key: pl.Expr) -> pl.Expr:
         .otherwise(key)
     )
 
+
 _SCHEMA: dict[str, pl.DataType] = {
     "tenant": pl.String(),
     "a": pl.String(),
