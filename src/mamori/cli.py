@@ -24,7 +24,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from mamori.engine.incidents import LEVEL_NAMES
+from mamori.engine.incidents import LEVEL_NAMES, RAISE_LEVEL
 
 console = Console(stderr=True)
 out = Console()
@@ -172,7 +172,7 @@ def run_pipeline(
         "run_id": run_id,
         **stats.as_dict(),
         "incidents": incidents.height,
-        "incidents_raised": incidents.filter(pl.col("level") >= 3).height,
+        "incidents_raised": incidents.filter(pl.col("level") >= RAISE_LEVEL).height,
     }
     counts = {"events_accepted": stats.events}
     if read is not None:
@@ -249,7 +249,7 @@ def run(
     out.print_json(json.dumps(summary, default=str))
     store = _store(data_dir)
     for t in store.tenants():
-        _print_incidents(store.incidents(t, min_level=3))
+        _print_incidents(store.incidents(t, min_level=RAISE_LEVEL))
 
 
 # --- reading the store -------------------------------------------------------------------------
@@ -294,7 +294,9 @@ def alerts(
     "--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True
 )
 @click.option("--tenant", default=None)
-@click.option("--min-level", default=3, show_default=True, help="1 shows the watch list too.")
+@click.option(
+    "--min-level", default=RAISE_LEVEL, show_default=True, help="1 shows the watch list too."
+)
 @click.option("--json", "as_json", is_flag=True)
 def incidents(data_dir: Path, tenant: str | None, min_level: int, as_json: bool) -> None:
     """List incidents by risk.  Example: mamori incidents --min-level 4"""
@@ -445,7 +447,7 @@ def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -
         f"{summary['incidents_raised']} raised"
     )
     store = _store(data_dir)
-    _print_incidents(store.incidents("bank-a", min_level=3))
+    _print_incidents(store.incidents("bank-a", min_level=RAISE_LEVEL))
     truth = sim.truth()
     truth.write_parquet(data_dir / "truth.parquet")
     path = write_report(data_dir, data_dir / "report", events=summary["events"])
