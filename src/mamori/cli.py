@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mamori.engine.incidents import LEVEL_NAMES, RAISE_LEVEL
+from mamori.evaluate.simulation import score_run
 
 console = Console(stderr=True)
 out = Console()
@@ -68,6 +69,21 @@ def _print_incidents(incidents: pl.DataFrame, limit: int = 20) -> None:
             " → ".join(row["stages"] or []),
             str(row["alert_count"]),
             str(row["first_seen"])[:19],
+        )
+    out.print(table)
+
+
+def _print_scenarios(result: dict[str, Any], title: str) -> None:
+    table = Table(title=title)
+    for col in ("scenario", "detected", "median time to detect", "stages missed"):
+        table.add_column(col)
+    for name, s in result["scenarios"].items():
+        ttd = s["median_time_to_detect_s"]
+        table.add_row(
+            name,
+            f"{s['detected']}/{s['instances']}",
+            "—" if ttd is None else f"{ttd:.0f} s",
+            ", ".join(s["stages_missed"]) or "none",
         )
     out.print(table)
 
@@ -450,6 +466,17 @@ def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -
     _print_incidents(store.incidents("bank-a", min_level=RAISE_LEVEL))
     truth = sim.truth()
     truth.write_parquet(data_dir / "truth.parquet")
+    _print_scenarios(
+        score_run(
+            truth,
+            store.alerts("bank-a"),
+            store.incidents("bank-a"),
+            store.incident_links("bank-a"),
+            customers=customers,
+            days=1,
+        ),
+        "The injected attacks, against the ground truth",
+    )
     path = write_report(data_dir, data_dir / "report", events=summary["events"])
     console.print(f"report: {path}")
     if not no_serve:
@@ -481,7 +508,6 @@ def eval_simulate(
     Example: mamori eval simulate --seed 11 --json
     """
     from mamori.engine.pipeline import Pipeline
-    from mamori.evaluate.simulation import score_run
     from mamori.simulate import SimConfig
     from mamori.simulate import simulate as make_sim
 
@@ -510,18 +536,7 @@ def eval_simulate(
     if as_json:
         out.print(json.dumps(result, default=str), soft_wrap=True)
         return
-    table = Table(title=f"Simulated scenarios (seed {seed})")
-    for col in ("scenario", "detected", "median time to detect", "stages missed"):
-        table.add_column(col)
-    for name, s in result["scenarios"].items():
-        ttd = s["median_time_to_detect_s"]
-        table.add_row(
-            name,
-            f"{s['detected']}/{s['instances']}",
-            "—" if ttd is None else f"{ttd:.0f} s",
-            ", ".join(s["stages_missed"]) or "none",
-        )
-    out.print(table)
+    _print_scenarios(result, f"Simulated scenarios (seed {seed})")
     out.print({k: v for k, v in result.items() if k not in ("scenarios", "instances")})
 
 
