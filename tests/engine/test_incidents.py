@@ -73,9 +73,30 @@ def test_linked_alerts_form_one_incident_with_every_stage_in_order():
         "cash_out",
     ]
     assert inc["alert_count"] == 5
-    assert inc["level"] == 5 and inc["risk"] >= 85
+    # 55 (worst) + 0.3 * (15 + 35 + 55) (further stages) + 7 (5 alerts)
+    assert inc["risk"] == 94 and inc["level"] == 5
     assert members.height == 5
-    assert any("4 stages" in r for r in inc["reasons"])
+    assert inc["reasons"] == [
+        "worst alert is high (+55)",
+        "3 further stage(s) corroborate (+32)",
+        "5 alerts (+7)",
+    ]
+
+
+def test_a_weak_signal_corroborates_little():
+    pair = [
+        {
+            "entity_type": "customer",
+            "entity_id": "C1",
+            "severity": "low",
+            "stage": "initial_access",
+        },
+        {"entity_type": "customer", "entity_id": "C1", "severity": "medium", "stage": "cash_out"},
+    ]
+    inc = build_incidents(alerts(pair))[0].row(0, named=True)
+    assert inc["risk"] == 35 + 4 + 3 and inc["level"] == 2
+    strong = [{**pair[0], "severity": "high"}, pair[1]]
+    assert build_incidents(alerts(strong))[0]["level"].to_list() == [4]
 
 
 def test_without_the_link_the_cash_out_stays_apart():

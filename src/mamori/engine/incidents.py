@@ -8,8 +8,10 @@ named by more than `hub_limit` distinct alerting entities is not used as a link.
 IPv4 addresses also link through their /24 network, since attackers rotate addresses
 inside one block.
 
-Risk (0–100) grows with the worst severity, each further kill-chain or fraud stage, each
-further detector family and the volume of alerts; every point is explained in `reasons`.
+Risk (0–100) is the strongest alert's severity points, plus 30 % of the points of the
+strongest alert of every further kill-chain or fraud stage (a weak signal corroborates
+little, a second strong one a lot), plus up to 10 for the volume of alerts; every point is
+explained in `reasons`.
 The early-warning level is 1 (normal) to 5 (critical); an incident is *raised* to analysts
 at `raise_level` (3) and above, the rest stay on the watch list. The risk is computed after
 every alert, so `raised_at` is the simulated time at which an analyst would first have
@@ -32,6 +34,7 @@ from mamori.events.ids import hex128
 from mamori.events.schema import INCIDENT, INCIDENT_LINK
 
 SEVERITY_POINTS = {"informational": 5, "low": 15, "medium": 35, "high": 55, "critical": 75}
+CORROBORATION = 0.3  # share of each further stage's strongest alert that adds to the risk
 LEVEL_FLOORS = (0, 25, 45, 65, 85)  # risk at which levels 1..5 start
 LEVEL_NAMES = {1: "normal", 2: "guarded", 3: "elevated", 4: "high", 5: "critical"}
 RAISE_LEVEL = 3  # incidents at this level and above go to analysts; below, the watch list
@@ -112,23 +115,34 @@ def build_incidents(
     alerts = alerts.with_columns(_group=pl.Series(labels))
 
     points = pl.col("severity").replace_strict(SEVERITY_POINTS, return_dtype=pl.Int64)
-    prefix = alerts.with_columns(
-        _points=points,
-        _n=pl.int_range(1, pl.len() + 1).over("_group"),
-        _stage_new=pl.struct("_group", "stage").is_first_distinct().cast(pl.Int64),
-        _det_new=pl.struct("_group", "detector").is_first_distinct().cast(pl.Int64),
-    ).with_columns(
-        _max_points=pl.col("_points").cum_max().over("_group"),
-        _stages=pl.col("_stage_new").cum_sum().over("_group"),
-        _detectors=pl.col("_det_new").cum_sum().over("_group"),
+    # after each alert: the strongest alert so far (M) and the sum over stages of each
+    # stage's strongest alert so far (S); further stages add CORROBORATION of their strength
+    stage_best = pl.col("_points").cum_max().over("_group", "stage")
+    prefix = (
+        alerts.with_columns(_points=points)
+        .with_columns(
+            _n=pl.int_range(1, pl.len() + 1).over("_group"),
+            _stage_new=pl.struct("_group", "stage").is_first_distinct().cast(pl.Int64),
+            _gain=stage_best - stage_best.shift(1).over("_group", "stage").fill_null(0),
+        )
+        .with_columns(
+            _max_points=pl.col("_points").cum_max().over("_group"),
+            _stages=pl.col("_stage_new").cum_sum().over("_group"),
+            _stage_sum=pl.col("_gain").cum_sum().over("_group"),
+        )
+        .with_columns(
+            _corroboration=(CORROBORATION * (pl.col("_stage_sum") - pl.col("_max_points")))
+            .round(0)
+            .cast(pl.Int64),
+            _volume=(pl.col("_n").cast(pl.Float64).log(2) * 3)
+            .clip(upper_bound=10)
+            .round(0)
+            .cast(pl.Int64),
+        )
     )
-    volume = (pl.col("_n").cast(pl.Float64).log(2) * 3).clip(upper_bound=10).round(0).cast(pl.Int64)
-    risk = (
-        pl.col("_max_points")
-        + 10 * (pl.col("_stages") - 1)
-        + 5 * (pl.col("_detectors") - 1)
-        + volume
-    ).clip(upper_bound=100)
+    risk = (pl.col("_max_points") + pl.col("_corroboration") + pl.col("_volume")).clip(
+        upper_bound=100
+    )
     prefix = prefix.with_columns(_risk=risk).with_columns(_level=level_of(pl.col("_risk")))
 
     first_id = pl.col("alert_id").first()
@@ -154,7 +168,8 @@ def build_incidents(
         _max_points=pl.col("_max_points").last(),
         _worst=pl.col("severity").sort_by("_points", descending=True).first(),
         _n_stages=pl.col("_stages").last(),
-        _n_detectors=pl.col("_detectors").last(),
+        _corroboration=pl.col("_corroboration").last(),
+        _volume=pl.col("_volume").last(),
     )
     incidents = incidents.with_columns(
         status=pl.lit("open"),
@@ -179,17 +194,14 @@ def build_incidents(
             pl.format("worst alert is {} (+{})", pl.col("_worst"), pl.col("_max_points")),
             pl.when(pl.col("_n_stages") > 1).then(
                 pl.format(
-                    "{} stages seen (+{})", pl.col("_n_stages"), 10 * (pl.col("_n_stages") - 1)
+                    "{} further stage(s) corroborate (+{})",
+                    pl.col("_n_stages") - 1,
+                    pl.col("_corroboration"),
                 )
             ),
-            pl.when(pl.col("_n_detectors") > 1).then(
-                pl.format(
-                    "{} detector families agree (+{})",
-                    pl.col("_n_detectors"),
-                    5 * (pl.col("_n_detectors") - 1),
-                )
+            pl.when(pl.col("alert_count") > 1).then(
+                pl.format("{} alerts (+{})", pl.col("alert_count"), pl.col("_volume"))
             ),
-            pl.when(pl.col("alert_count") > 1).then(pl.format("{} alerts", pl.col("alert_count"))),
         ).list.drop_nulls(),
     )
     membership = prefix.join(incidents.select("_group", "incident_id"), on="_group").select(
