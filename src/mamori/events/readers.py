@@ -7,13 +7,16 @@ the `Quarantine` with its file, line and reason, and the read goes on; the run's
 `ReadSummary` counts every record as accepted or quarantined.
 
 Formats, by file name: ``.jsonl``, ``.ndjson`` and ``.json`` (one JSON object per line),
-``.csv`` (with a header row), each optionally gzip-compressed (``.gz``), and ``.parquet``.
+``.csv`` (with a header row), each optionally gzip-compressed (``.gz``), ``.parquet``, and
+``.evtx`` (Windows event logs, always of kind ``winlog``: `mamori.events.evtx`).
 
 The kind of a record is the `kind` argument; else the record's own ``kind`` field (a file
 may then mix kinds, and each kind gets its own batches); else the name of the folder the
 file is in (``events/flow/x.parquet``, or hive style ``kind=flow``); else reading fails
-with `UnknownKindError`. Where the caller names a kind and a record names another, the
-record is quarantined (``kind_mismatch``) rather than read as the wrong kind.
+with `UnknownKindError`, unless the records look like Windows events (Winlogbeat, NXLog and
+OTRF/Mordor JSON: `mamori.events.winlog`), which are read as ``winlog``. Where the caller
+names a kind and a record names another, the record is quarantined (``kind_mismatch``)
+rather than read as the wrong kind.
 
 >>> import tempfile, os
 >>> folder = os.path.join(tempfile.mkdtemp(), "transaction")
@@ -45,12 +48,14 @@ from mamori.events import reasons
 from mamori.events.chunk import RawChunk, rejects
 from mamori.events.csvfile import iter_csv_chunks
 from mamori.events.envelope import Envelope
+from mamori.events.evtx import NotEvtxError, iter_evtx_chunks
 from mamori.events.jsonlines import iter_json_chunks, parse_objects
 from mamori.events.parquetfile import iter_parquet_chunks
 from mamori.events.quarantine import Quarantine
 from mamori.events.schema import ENVELOPE, KINDS, OPEN_KINDS, schema
 from mamori.events.summary import FileSummary, ReadSummary
 from mamori.events.validate import validate
+from mamori.events.winlog import looks_like_windows, normalise
 
 __all__ = [
     "FORMATS",
@@ -70,11 +75,25 @@ FORMATS: dict[str, str] = {
     ".json": "jsonl",
     ".csv": "csv",
     ".parquet": "parquet",
+    ".evtx": "evtx",
 }
-_GZIPPED = {f"{suffix}.gz": fmt for suffix, fmt in FORMATS.items() if fmt != "parquet"}
+_GZIPPED = {
+    f"{suffix}.gz": fmt for suffix, fmt in FORMATS.items() if fmt not in ("parquet", "evtx")
+}
+
+#: The column of EVTX batches naming the file each record came from (with `EventRecordID`,
+#: where to find it again). It is added after the event ids, which do not depend on it.
+SOURCE_FILE = "SourceFile"
 
 #: Errors that break off one file (corrupt or truncated data) without stopping the read.
-_FILE_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile, pa.ArrowException)
+_FILE_ERRORS = (
+    OSError,
+    EOFError,
+    zlib.error,
+    gzip.BadGzipFile,
+    pa.ArrowException,
+    NotEvtxError,
+)
 
 
 class UnsupportedFormatError(ValueError):
@@ -86,7 +105,7 @@ class UnknownKindError(ValueError):
 
 
 def format_of(path: Path | str) -> str:
-    """The format of a file from its name: ``jsonl``, ``csv`` or ``parquet``.
+    """The format of a file from its name: ``jsonl``, ``csv``, ``parquet`` or ``evtx``.
 
     >>> format_of("a/b.ndjson.gz"), format_of("flows.PARQUET")
     ('jsonl', 'parquet')
@@ -195,7 +214,7 @@ class ReadRun:
     def _read_file(self, path: Path, fmt: str) -> Iterator[pl.DataFrame]:
         name = str(path)
         stats = self.summary.file(name)
-        envelope = Envelope(self.tenant, f"file:{path.name}")
+        envelope = Envelope(self.tenant, f"{'evtx' if fmt == 'evtx' else 'file'}:{path.name}")
         folder_kind = self._folder_kind(path)
         all_fields = fmt != "jsonl" or (self.kind is not None and self.kind in OPEN_KINDS)
         seen_kind = False
@@ -212,17 +231,24 @@ class ReadRun:
                     of_kind = parse_objects(of_kind["_raw"]).with_columns(
                         of_kind["_line"], of_kind["_raw"]
                     )
+                if kind == "winlog" and fmt != "evtx":  # shippers' shapes to native names
+                    of_kind = normalise(of_kind)
                 accepted, rejected = validate(of_kind, kind, now=self.now)
                 self._reject(name, stats, rejected, kind)
                 if accepted.height:
                     stats.add(accepted=accepted.height)
-                    yield envelope.fill(accepted, kind)
+                    batch = envelope.fill(accepted, kind)
+                    if fmt == "evtx":
+                        batch = batch.with_columns(pl.lit(name, pl.String()).alias(SOURCE_FILE))
+                    yield batch
 
     def _chunks(self, path: Path, fmt: str) -> Iterator[RawChunk]:
         if fmt == "csv":
             return iter_csv_chunks(path, batch_rows=self.batch_rows)
         if fmt == "parquet":
             return iter_parquet_chunks(path, batch_rows=self.batch_rows)
+        if fmt == "evtx":
+            return iter_evtx_chunks(path, batch_rows=self.batch_rows)
         return iter_json_chunks(path, schema=self._json_fields(), batch_rows=self.batch_rows)
 
     def _json_fields(self) -> dict[str, pl.DataType] | None:
@@ -273,6 +299,11 @@ class ReadRun:
         resolved = own
         if own is not None and folder_kind is not None:
             resolved = own.fill_null(folder_kind)
+        if folder_kind is None and "_raw" in records.columns:  # Windows events by their look
+            windows = pl.select(
+                pl.when(pl.lit(looks_like_windows(records["_raw"]))).then(pl.lit("winlog"))
+            ).to_series()
+            resolved = windows if resolved is None else resolved.fill_null(windows)
         if resolved is None or resolved.null_count() == len(resolved):
             if folder_kind is not None:
                 return [(folder_kind, records)]

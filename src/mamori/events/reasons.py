@@ -9,6 +9,8 @@ from __future__ import annotations
 BROKEN_JSON = "broken_json"  #: the line is not valid JSON (or not UTF-8)
 NOT_AN_OBJECT = "not_an_object"  #: valid JSON, but an array, string, number or null
 BROKEN_CSV_ROW = "broken_csv_row"  #: a CSV row whose field count differs from the header's
+CORRUPT_CHUNK = "corrupt_chunk"  #: a record lost with a damaged EVTX chunk (zeroed, truncated)
+CORRUPT_RECORD = "corrupt_record"  #: an EVTX record the parser could not read
 MISSING_KIND = "missing_kind"  #: no kind from the caller, the record or its folder
 UNKNOWN_KIND = "unknown_kind"  #: a kind that `mamori.events.schema.KINDS` does not declare
 KIND_MISMATCH = "kind_mismatch"  #: the record names a kind other than the one asked for
@@ -23,6 +25,8 @@ ALL = (
     BROKEN_JSON,
     NOT_AN_OBJECT,
     BROKEN_CSV_ROW,
+    CORRUPT_CHUNK,
+    CORRUPT_RECORD,
     MISSING_KIND,
     UNKNOWN_KIND,
     KIND_MISMATCH,
