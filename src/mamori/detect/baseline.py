@@ -9,9 +9,9 @@ the z-score. An unusual amount alone is weak evidence (people do buy a televisio
 alert is of medium severity whatever the z-score: it raises an incident when it joins other
 signals on the same customer, card or account.
 
-Limits: the baseline compares against history before the batch (events inside one
-micro-batch do not see each other), and at most `max_entities` are kept, least recently
-seen evicted first and counted in `evicted`.
+Each event is compared with everything before it, earlier events of the same batch
+included, so the alerts do not depend on where batches are cut. At most `max_entities`
+are kept, least recently seen evicted first and counted in `evicted`.
 
 >>> import polars as pl, datetime as dt
 >>> from mamori.events.schema import conform
@@ -100,9 +100,27 @@ class AmountBaseline(Detector):
         return alerts
 
     def _score(self, rows: pl.DataFrame) -> pl.DataFrame:
-        joined = rows.join(self.stats, on=["tenant", self.entity], how="inner").filter(
-            pl.col("n") >= self.min_history
-        )
+        # the history before each row: the saved statistics merged (Chan et al.) with the
+        # entity's earlier rows in this batch, so results do not depend on batch boundaries
+        key = ["tenant", self.entity]
+        prior = rows.with_columns(
+            _k=pl.int_range(pl.len()).over(key).cast(pl.Float64),
+            _s1=(pl.col("_x").cum_sum() - pl.col("_x")).over(key),
+            _s2=((pl.col("_x") ** 2).cum_sum() - pl.col("_x") ** 2).over(key),
+        ).join(self.stats, on=key, how="left")
+        n0 = pl.col("n").fill_null(0).cast(pl.Float64)
+        m0 = pl.col("mean").fill_null(0.0)
+        k = pl.col("_k")
+        mean_b = pl.when(k > 0).then(pl.col("_s1") / k).otherwise(0.0)
+        m2_b = pl.when(k > 0).then(pl.col("_s2") - pl.col("_s1") ** 2 / k).otherwise(0.0)
+        total = n0 + k
+        joined = prior.with_columns(
+            n=total,
+            mean=pl.when(total > 0).then((n0 * m0 + pl.col("_s1")) / total).otherwise(0.0),
+            m2=pl.col("m2").fill_null(0.0)
+            + m2_b.clip(lower_bound=0.0)
+            + pl.when(total > 0).then((mean_b - m0) ** 2 * n0 * k / total).otherwise(0.0),
+        ).filter(pl.col("n") >= self.min_history)
         std = (pl.col("m2") / (pl.col("n") - 1)).sqrt().clip(lower_bound=0.25)
         scored = joined.with_columns(_z=(pl.col("_x") - pl.col("mean")) / std).filter(
             (pl.col("_z") >= self.z) & (pl.col(self.value) >= self.min_value)
@@ -134,7 +152,7 @@ class AmountBaseline(Detector):
                 pl.lit(self.value),
                 pl.col(self.value).round(2),
                 (pl.col("mean").exp() - 1).round(2),
-                pl.col("n"),
+                pl.col("n").cast(pl.Int64),
                 pl.col("_z").round(1),
             ),
         )

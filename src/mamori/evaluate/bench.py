@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import resource
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
 import psutil
 
 from mamori.engine.pipeline import Pipeline, RunStats, micro_batches
@@ -37,20 +39,26 @@ def bench_pipeline(
     busy = 0.0
     samples: list[dict[str, float]] = []
     next_sample = 1_000_000
-    for chunk in simulate(cfg).chunks():
-        for batch in micro_batches(
-            (b for b in chunk.batches.values() if b.height), pipeline.batch_rows
-        ):
-            started = time.perf_counter()
-            pipeline.process(batch, stats)
-            busy += time.perf_counter() - started
+
+    def generated() -> Iterator[pl.DataFrame]:
+        """Simulated batches until `events` rows; micro_batches then flushes every kind."""
+        total = 0
+        for chunk in simulate(cfg).chunks():
+            for batch in chunk.batches.values():
+                yield batch
+                total += batch.height
+            if total >= events:
+                return
+
+    for batch in micro_batches(generated(), pipeline.batch_rows):
+        started = time.perf_counter()
+        pipeline.process(batch, stats)
+        busy += time.perf_counter() - started
         if stats.events >= next_sample:
             samples.append(
                 {"events": stats.events, "rss_mb": round(process.memory_info().rss / 2**20, 1)}
             )
             next_sample += 1_000_000
-        if stats.events >= events:
-            break
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "events": stats.events,
