@@ -540,6 +540,40 @@ def eval_simulate(
     out.print({k: v for k, v in result.items() if k not in ("scenarios", "instances")})
 
 
+@eval_group.command(name="sigma-regression")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--rules",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Rule folders (default: rules, rules-emerging-threats, rules-threat-hunting beside DIR).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def eval_sigma_regression(directory: Path, rules_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """Run SigmaHQ's regression data: each rule must match its EVTX sample.
+
+    Example: mamori eval sigma-regression ../shared/data/sigma/regression_data --json
+    """
+    from mamori.evaluate.sigma import regression
+
+    folders = list(rules_dirs) or [
+        directory.parent / name
+        for name in ("rules", "rules-emerging-threats", "rules-threat-hunting")
+        if (directory.parent / name).is_dir()
+    ]
+    if not folders:
+        _fail(f"no rule folders given and none beside {directory}; use --rules DIR")
+    with console.status("running the regression tests…"):
+        result = regression(directory, folders)
+    if as_json:
+        out.print(json.dumps(result), soft_wrap=True)
+    else:
+        out.print(f"passed {result['passed']} of {result['total']}")
+        for failure in result["failures"]:
+            out.print(f"  {failure['rule_id']}: {failure['reason']} ({failure['file']})")
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks that print figures (JSON with --json)."""
