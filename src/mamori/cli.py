@@ -23,6 +23,7 @@ import click
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mamori.engine.incidents import LEVEL_NAMES, RAISE_LEVEL
 from mamori.evaluate.simulation import score_run
@@ -65,7 +66,7 @@ def _print_incidents(incidents: pl.DataFrame, limit: int = 20) -> None:
         table.add_row(
             f"[{LEVEL_STYLE[level]}]{level} {LEVEL_NAMES[level]}[/]",
             str(row["risk"]),
-            row["title"],
+            Text(row["title"] or ""),
             " → ".join(row["stages"] or []),
             str(row["alert_count"]),
             str(row["first_seen"])[:19],
@@ -133,7 +134,7 @@ def simulate(
     )
     with console.status("simulating…"):
         summary = write_simulation(cfg, out_dir)
-    out.print_json(json.dumps(summary, default=str))
+    click.echo(json.dumps(summary, indent=2, default=str))
 
 
 # --- run ---------------------------------------------------------------------------------------
@@ -262,7 +263,7 @@ def run(
         files_failed=read.failed,
         quarantine_file=str(quarantine_file) if read.quarantined else None,
     )
-    out.print_json(json.dumps(summary, default=str))
+    click.echo(json.dumps(summary, indent=2, default=str))
     store = _store(data_dir)
     for t in store.tenants():
         _print_incidents(store.incidents(t, min_level=RAISE_LEVEL))
@@ -288,7 +289,7 @@ def alerts(
         frame = store.alerts(t, detector=detector).sort("time", descending=True).head(limit)
         if as_json:
             for row in frame.iter_rows(named=True):
-                out.print(json.dumps(row, default=str), soft_wrap=True)
+                click.echo(json.dumps(row, default=str))
             continue
         table = Table(title=f"{t}: alerts")
         for col in ("time", "severity", "detector", "title", "entity", "explanation"):
@@ -298,9 +299,9 @@ def alerts(
                 str(row["time"])[:19],
                 row["severity"],
                 row["detector"],
-                row["title"],
-                f"{row['entity_type']}:{row['entity_id']}",
-                row["explanation"] or "",
+                Text(row["title"] or ""),
+                Text(f"{row['entity_type']}:{row['entity_id']}"),
+                Text(row["explanation"] or ""),
             )
         out.print(table)
 
@@ -321,7 +322,7 @@ def incidents(data_dir: Path, tenant: str | None, min_level: int, as_json: bool)
         frame = store.incidents(t, min_level=min_level)
         if as_json:
             for row in frame.iter_rows(named=True):
-                out.print(json.dumps(row, default=str), soft_wrap=True)
+                click.echo(json.dumps(row, default=str))
         else:
             _print_incidents(frame, limit=100)
 
@@ -346,10 +347,10 @@ def query(sql: str, data_dir: Path, limit: int, as_json: bool) -> None:
         _fail(str(err))
         return
     if as_json:
-        out.print(frame.write_json(), soft_wrap=True)
+        click.echo(frame.write_json())
     else:
         with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=60):
-            out.print(str(frame))
+            click.echo(str(frame))
 
 
 # --- report and demo ------------------------------------------------------------------------------
@@ -485,6 +486,76 @@ def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -
         serve_dir(path.parent, port=port)
 
 
+# --- hunt ---------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--rules",
+    "rules_dirs",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Sigma rule files or folders (repeat for several).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "jsonl", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--min-level",
+    type=click.Choice(["informational", "low", "medium", "high", "critical"]),
+    default="informational",
+    show_default=True,
+)
+def hunt(paths: tuple[Path, ...], rules_dirs: tuple[Path, ...], fmt: str, min_level: str) -> None:
+    """Hunt with Sigma rules over EVTX and JSON-lines files: a timeline of hits.
+
+    Example: mamori hunt evidence/ --rules sigma/rules --rules bank-rules --min-level high
+    """
+    from mamori.detect.sigma import SigmaDetector
+    from mamori.engine.hunt import hunt as run_hunt
+    from mamori.engine.hunt import summarise
+    from mamori.events.summary import ReadSummary
+
+    with console.status("compiling rules…"):
+        detector = SigmaDetector.from_paths(*rules_dirs)
+    read = ReadSummary()
+    with console.status("hunting…"):
+        hits = run_hunt(paths, detector, min_level=min_level, summary=read)
+    if fmt == "jsonl":
+        for row in hits.iter_rows(named=True):
+            click.echo(json.dumps(row, default=str))
+    elif fmt == "csv":
+        click.echo(hits.with_columns(pl.col("attack").list.join(" ")).write_csv(), nl=False)
+    else:
+        table = Table(title=f"{hits.height:,} hits")
+        for col in ("time", "level", "tactic", "rule", "computer", "file", "record"):
+            table.add_column(col)
+        for row in hits.iter_rows(named=True):
+            table.add_row(
+                str(row["time"])[:19],
+                row["level"],
+                row["tactic"] or "",
+                Text(row["rule_title"] or ""),
+                Text(row["computer"] or ""),
+                Text(Path(row["file"] or "").name),
+                str(row["record_id"]),
+            )
+        out.print(table)
+    report = detector.report
+    console.print(
+        f"{read.read:,} events read ({read.quarantined:,} quarantined) · "
+        f"{len(detector.rules):,} rules"
+        + (f" · {len(report.failed)} rules not compiled" if report is not None else "")
+    )
+    console.print(json.dumps(summarise(hits)))
+
+
 # --- eval and bench -------------------------------------------------------------------------------
 
 
@@ -534,7 +605,7 @@ def eval_simulate(
     result["events"] = stats.events
     result["seed"] = seed
     if as_json:
-        out.print(json.dumps(result, default=str), soft_wrap=True)
+        click.echo(json.dumps(result, default=str))
         return
     _print_scenarios(result, f"Simulated scenarios (seed {seed})")
     out.print({k: v for k, v in result.items() if k not in ("scenarios", "instances")})
@@ -567,11 +638,11 @@ def eval_sigma_regression(directory: Path, rules_dirs: tuple[Path, ...], as_json
     with console.status("running the regression tests…"):
         result = regression(directory, folders)
     if as_json:
-        out.print(json.dumps(result), soft_wrap=True)
+        click.echo(json.dumps(result))
     else:
         out.print(f"passed {result['passed']} of {result['total']}")
         for failure in result["failures"]:
-            out.print(f"  {failure['rule_id']}: {failure['reason']} ({failure['file']})")
+            click.echo(f"  {failure['rule_id']}: {failure['reason']} ({failure['file']})")
 
 
 @main.group()
@@ -592,7 +663,7 @@ def bench_pipeline(events: int, customers: int, as_json: bool) -> None:
 
     result = run_bench(events=events, customers=customers)
     if as_json:
-        out.print(json.dumps(result), soft_wrap=True)
+        click.echo(json.dumps(result))
     else:
         out.print(result)
 
