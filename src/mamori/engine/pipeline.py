@@ -1,9 +1,11 @@
 """The batch engine: time-ordered micro-batches through the detectors, with checkpoints.
 
 Input is any iterable of batches, each of one stream kind and in time order within its
-kind (readers and the simulator produce exactly that). Large batches are cut into
-micro-batches of at most `batch_rows` rows; each goes to the event lake, the entity links,
-and every detector that consumes its kind, and the alerts go to the store.
+kind (readers and the simulator produce exactly that). Batches are gathered per kind into
+micro-batches of about `batch_rows` rows (see `micro_batches`); each goes to the event
+lake, the entity links, and every detector that consumes its kind, and the alerts go to
+the store. Detectors see each kind's events in order; no detector depends on the order
+across kinds.
 
 After every `checkpoint_every` micro-batches the engine saves its position and all detector
 state. A run interrupted and restarted on the same input skips what the checkpoint covers
