@@ -205,6 +205,15 @@ class _Plan:
             self.fields |= rule.fields
             self.lowercase |= rule.lowercase
             self.keywords |= rule.keywords
+        #: per rule, the prepared columns its expressions read
+        self.reads = [
+            [
+                *sorted(r.fields),
+                *(lc(f) for f in sorted(r.lowercase)),
+                *([KEYWORDS] if r.keywords else []),
+            ]
+            for r in rules
+        ]
         self.always: list[int] = []
         pairs: dict[str, list[tuple[str, int]]] = {}
         clause_rule: list[int] = []
@@ -292,16 +301,16 @@ class _Plan:
         pairs = self._candidates(prepared)
         if pairs.height == 0:
             return out
-        rows = pairs[_ROW].unique().sort()
-        subset = prepared[rows]
-        candidates = pairs["rule"].unique().sort().to_list()
-        hits = subset.lazy().select(
-            [self.rules[i].condition.alias(str(i)) for i in candidates]
-        ).collect()
-        for i in candidates:
-            col = hits[str(i)]
-            if col.any():
-                out[i] = rows.filter(col)
+        columns = set(prepared.columns)
+        for key, group in pairs.sort(_ROW).partition_by("rule", as_dict=True).items():
+            i = int(key[0])  # type: ignore[arg-type]
+            rule = self.rules[i]
+            rows = group[_ROW]
+            # only the columns the rule reads: gathering a wide frame costs per column
+            needed = [c for c in self.reads[i] if c in columns]
+            hit = prepared.select(needed)[rows].select(rule.condition).to_series()
+            if hit.any():
+                out[i] = rows.filter(hit)
         return out
 
 
