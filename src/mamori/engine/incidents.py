@@ -28,7 +28,6 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from mamori.engine import stages as st
 from mamori.engine.links import canonical
 from mamori.events.ids import hex128
 from mamori.events.schema import INCIDENT, INCIDENT_LINK
@@ -248,8 +247,3 @@ def institution_level(
             }
         )
     return out
-
-
-def stage_labels(stage_list: list[str]) -> list[str]:
-    """Human labels for stage names (for reports)."""
-    return [st.LABELS.get(s, s) for s in stage_list]

@@ -28,6 +28,7 @@ import polars as pl
 from mamori.detect.base import Detector
 from mamori.detect.baseline import AmountBaseline
 from mamori.detect.rules import RuleDetector
+from mamori.detect.sigma.correlation import CHAINS, SigmaCorrelator
 from mamori.detect.spike import FlowSpike
 from mamori.engine.checkpoint import Checkpoint
 from mamori.engine.incidents import IncidentPolicy, build_incidents
@@ -48,8 +49,9 @@ class EventSink(Protocol):
 
 
 def default_detectors() -> list[Detector]:
-    """The spine's detectors: declarative rules, per-customer amount baselines, flow spikes."""
-    return [RuleDetector(), AmountBaseline(), FlowSpike()]
+    """The built-in detectors: declarative rules, per-customer amount baselines, flow spikes,
+    and Mamori's own Sigma correlations of multi-stage intrusion chains."""
+    return [RuleDetector(), AmountBaseline(), FlowSpike(), SigmaCorrelator.from_paths(CHAINS)]
 
 
 @dataclass

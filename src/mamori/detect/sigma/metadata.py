@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from sigma.rule import SigmaLevel, SigmaRuleTag
 
-from mamori.engine.stages import STAGES
+from mamori.events.stages import STAGES
 
 #: Sigma level → alert score.
 SCORES: dict[str, float] = {
