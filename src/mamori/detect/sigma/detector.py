@@ -21,10 +21,9 @@ import polars as pl
 
 from mamori.detect.base import Detector, make_alerts
 from mamori.detect.sigma import metadata
-from mamori.detect.sigma.compiler import KEYWORDS, NUMERIC_FIELDS, CompiledRule, lc, prepare
+from mamori.detect.sigma.compiler import KEYWORDS, CompiledRule, lc, prepare
 from mamori.detect.sigma.loading import CompileReport, load_rules
 from mamori.detect.sigma.logsource import Route, route_for
-from mamori.detect.sigma.prefilter import requirement
 from mamori.events.schema import empty_alerts
 
 _USER_FIELDS = ("User", "TargetUserName", "SubjectUserName")
@@ -43,9 +42,8 @@ class SigmaDetector(Detector):
     name: ClassVar[str] = "sigma"
     kinds: ClassVar[frozenset[str]] = frozenset({"winlog"})
 
-    def __init__(self, rules: Iterable[CompiledRule], prefilter: bool = True) -> None:
+    def __init__(self, rules: Iterable[CompiledRule]) -> None:
         self.rules = list(rules)
-        self.prefilter = prefilter
         self.routes: dict[str, tuple[Route, list[CompiledRule]]] = {}
         self.unrouted: list[CompiledRule] = []
         for rule in self.rules:
@@ -55,7 +53,6 @@ class SigmaDetector(Detector):
                 continue
             self.routes.setdefault(route.key, (route, []))[1].append(rule)
         self.report: CompileReport | None = None
-        self._plans = {key: _Plan(rules, prefilter) for key, (_, rules) in self.routes.items()}
 
     @classmethod
     def from_paths(
@@ -95,41 +92,54 @@ class SigmaDetector(Detector):
             part = indexed.filter(route.mask()) if "Channel" in batch.columns else None
             if part is None or part.height == 0:
                 continue
-            hits, prepared = self._evaluate(route, rules, part)
-            rows = prepared["\x00row"]
-            for i, where in hits.items():
-                rule = rules[i]
-                mask = pl.Series([False] * batch.height)
-                mask = mask.scatter(rows.gather(where), True)
-                found[rule.id] = found[rule.id] | mask if rule.id in found else mask
+            hits, _ = self._evaluate(route, rules, part)
+            rows = part["\x00row"]
+            for i, rule in enumerate(rules):
+                col = hits[str(i)]
+                if col.any():
+                    mask = pl.Series([False] * batch.height)
+                    mask = mask.scatter(rows.filter(col), True)
+                    found[rule.id] = found[rule.id] | mask if rule.id in found else mask
         return found
 
     # --- one route ----------------------------------------------------------------------
 
     def _evaluate(
         self, route: Route, rules: list[CompiledRule], part: pl.DataFrame
-    ) -> tuple[dict[int, pl.Series], pl.DataFrame]:
-        """The rules that matched (by index in `rules`) with the positions of their matching
-        rows in the prepared frame, and the prepared rows."""
-        plan = self._plans[route.key]
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The rules' hit columns (named by index) and the prepared rows."""
+        fields: set[str] = set()
+        lowercase: set[str] = set()
+        keywords = False
+        for rule in rules:
+            fields |= rule.fields
+            lowercase |= rule.lowercase
+            keywords |= rule.keywords
         part = _apply_renames(route, part)
-        prepared = prepare(part, plan.fields, plan.lowercase, plan.keywords)
-        return plan.evaluate(prepared), prepared
+        prepared = prepare(part, fields, lowercase, keywords)
+        hits = (
+            prepared.lazy()
+            .select([r.condition.alias(str(i)) for i, r in enumerate(rules)])
+            .collect()
+        )
+        return hits, prepared
 
     def _run_route(
         self, route: Route, rules: list[CompiledRule], part: pl.DataFrame
     ) -> list[pl.DataFrame]:
         hits, prepared = self._evaluate(route, rules, part)
+        counts = hits.select(pl.all().sum()).row(0)
         base = ["time", "tenant", "event_id", "Computer", *_USER_FIELDS]
         out = []
-        for i, where in sorted(hits.items()):
-            rule = rules[i]
+        for i, (rule, n) in enumerate(zip(rules, counts, strict=True)):
+            if not n:
+                continue
             # only the columns the alert needs: filtering a wide frame costs per column
             needed = dict.fromkeys([*base, *rule.fields, *(lc(f) for f in rule.lowercase)])
             if rule.keywords:
                 needed[KEYWORDS] = None
             rows = prepared.select([c for c in needed if c in prepared.columns])
-            out.append(self._alerts(rule, rows[where]))
+            out.append(self._alerts(rule, rows.filter(hits[str(i)])))
         return out
 
     def _alerts(self, rule: CompiledRule, rows: pl.DataFrame) -> pl.DataFrame:
@@ -186,132 +196,6 @@ class SigmaDetector(Detector):
             explanation=explanation,
         )
         return make_alerts(frame, self.name, ["rule_id", "tenant", "event_id"])
-
-
-_ROW = "\x00pos"
-
-
-class _Plan:
-    """How one route's rules are evaluated: the prepared columns they need, and the shared
-    prefilter (see `prefilter`): per field, the needles of the rules that have a
-    requirement and, per needle, those rules."""
-
-    def __init__(self, rules: list[CompiledRule], prefilter: bool) -> None:
-        self.rules = rules
-        self.fields: set[str] = set()
-        self.lowercase: set[str] = set()
-        self.keywords = False
-        for rule in rules:
-            self.fields |= rule.fields
-            self.lowercase |= rule.lowercase
-            self.keywords |= rule.keywords
-        #: per rule, the prepared columns its expressions read
-        self.reads = [
-            [
-                *sorted(r.fields),
-                *(lc(f) for f in sorted(r.lowercase)),
-                *([KEYWORDS] if r.keywords else []),
-            ]
-            for r in rules
-        ]
-        self.always: list[int] = []
-        pairs: dict[str, list[tuple[str, int]]] = {}
-        clause_rule: list[int] = []
-        for i, rule in enumerate(rules):
-            req = requirement(rule.rule, NUMERIC_FIELDS) if prefilter else None
-            if not req or any(f not in rule.fields for c in req for f, _ in c):
-                self.always.append(i)
-                continue
-            for clause in req:
-                for f, needle in clause:
-                    pairs.setdefault(f, []).append((needle, len(clause_rule)))
-                clause_rule.append(i)
-        #: per rule the number of its clauses
-        self.clause_count = pl.DataFrame(
-            {"rule": clause_rule}, schema={"rule": pl.UInt32}
-        ).group_by("rule").len("clauses")
-        #: field → (needles, frame of needle → clause id and its rule)
-        self.needles: dict[str, tuple[list[str], pl.DataFrame]] = {
-            f: (
-                sorted({n for n, _ in p}),
-                pl.DataFrame(
-                    {
-                        "needle": [n for n, _ in p],
-                        "clause": [c for _, c in p],
-                        "rule": [clause_rule[c] for _, c in p],
-                    },
-                    schema={"needle": pl.String, "clause": pl.UInt32, "rule": pl.UInt32},
-                ).unique(),
-            )
-            for f, p in sorted(pairs.items())
-        }
-
-    def _candidates(self, prepared: pl.DataFrame) -> pl.DataFrame:
-        """(position, rule) pairs where every clause of the rule has a needle that occurs."""
-        columns = set(prepared.columns)
-        found: list[pl.DataFrame] = []
-        for f, (needles, table) in self.needles.items():
-            text = (
-                pl.col(lc(f))
-                if lc(f) in columns
-                else pl.col(f).cast(pl.String).str.to_lowercase()
-            )
-            hits = (
-                prepared.lazy()
-                .select(
-                    pl.int_range(pl.len(), dtype=pl.UInt32).alias(_ROW),
-                    text.str.extract_many(needles, overlapping=True).list.unique().alias("needle"),
-                )
-                .explode("needle")
-                .drop_nulls("needle")
-                .join(table.lazy(), on="needle")
-                .select(_ROW, "clause", "rule")
-                .collect()
-            )
-            if hits.height:
-                found.append(hits)
-        if not found:
-            return pl.DataFrame(schema={_ROW: pl.UInt32, "rule": pl.UInt32})
-        return (
-            pl.concat(found)
-            .lazy()
-            .unique()
-            .group_by(_ROW, "rule")
-            .len("n")
-            .join(self.clause_count.lazy(), on="rule")
-            .filter(pl.col("n") == pl.col("clauses"))
-            .select(_ROW, "rule")
-            .collect()
-        )
-
-    def evaluate(self, prepared: pl.DataFrame) -> dict[int, pl.Series]:
-        """Rule index → positions (UInt32) of the prepared rows it matches; only rules with
-        at least one match."""
-        out: dict[int, pl.Series] = {}
-        if self.always:
-            hits = prepared.lazy().select(
-                [self.rules[i].condition.alias(str(i)) for i in self.always]
-            ).collect()
-            for i in self.always:
-                col = hits[str(i)]
-                if col.any():
-                    out[i] = col.arg_true().cast(pl.UInt32)
-        if not self.needles:
-            return out
-        pairs = self._candidates(prepared)
-        if pairs.height == 0:
-            return out
-        columns = set(prepared.columns)
-        for key, group in pairs.sort(_ROW).partition_by("rule", as_dict=True).items():
-            i = int(key[0])  # type: ignore[arg-type]
-            rule = self.rules[i]
-            rows = group[_ROW]
-            # only the columns the rule reads: gathering a wide frame costs per column
-            needed = [c for c in self.reads[i] if c in columns]
-            hit = prepared.select(needed)[rows].select(rule.condition).to_series()
-            if hit.any():
-                out[i] = rows.filter(hit)
-        return out
 
 
 def _apply_renames(route: Route, part: pl.DataFrame) -> pl.DataFrame:
