@@ -148,22 +148,37 @@ def run_pipeline(
     learn_until: datetime | None,
     fingerprint: str,
     read: Any = None,
+    sigma_rules: tuple[Path, ...] = (),
 ) -> dict[str, Any]:
     """Run the default pipeline into a data folder; returns the run summary.
 
-    `read` is the readers' ReadSummary, whose counts the run record keeps, when reading files.
+    `read` is the readers' ReadSummary, whose counts the run record keeps, when reading files;
+    `sigma_rules` are Sigma rule folders run live beside the default detectors.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from mamori.engine.checkpoint import Checkpoint
-    from mamori.engine.pipeline import Pipeline
+    from mamori.engine.pipeline import Pipeline, default_detectors
     from mamori.store.lake import EventLake
 
     store = _store(data_dir)
     lake = EventLake(data_dir / "lake")
     checkpoint = Checkpoint(data_dir / "checkpoints" / fingerprint)
-    pipeline = Pipeline(store=store, lake=lake, checkpoint=checkpoint, learn_until=learn_until)
-    run_id = store.start_run("run", {"inputs": inputs})
+    detectors = default_detectors()
+    if sigma_rules:
+        from mamori.detect.sigma import SigmaDetector
+
+        with console.status("compiling Sigma rules…"):
+            sigma = SigmaDetector.from_paths(*sigma_rules)
+        if sigma.report is not None:
+            console.print(sigma.report.summary())
+        detectors.append(sigma)
+    pipeline = Pipeline(
+        detectors, store=store, lake=lake, checkpoint=checkpoint, learn_until=learn_until
+    )
+    run_id = store.start_run(
+        "run", {"inputs": inputs, "sigma_rules": [str(p) for p in sigma_rules]}
+    )
     with Progress(
         TextColumn("[bold]detecting"),
         BarColumn(),
@@ -214,12 +229,24 @@ def run_pipeline(
 @click.option(
     "--learn-until", default=None, help="ISO time: before it, detectors learn but raise nothing."
 )
+@click.option(
+    "--sigma-rules",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Sigma rule files or folders to run live too (the engine `mamori hunt` uses).",
+)
 def run(
-    paths: tuple[Path, ...], data_dir: Path, kind: str | None, tenant: str, learn_until: str | None
+    paths: tuple[Path, ...],
+    data_dir: Path,
+    kind: str | None,
+    tenant: str,
+    learn_until: str | None,
+    sigma_rules: tuple[Path, ...],
 ) -> None:
     """Run the detectors over files or folders; store alerts and incidents.
 
     Example: mamori run sim/events --data-dir data --learn-until 2026-11-03
+    Example: mamori run evidence/ --sigma-rules sigma/rules/windows
     """
     from mamori.events.ids import stable_ids
     from mamori.events.quarantine import Quarantine
@@ -229,6 +256,7 @@ def run(
     data_dir.mkdir(parents=True, exist_ok=True)
     files = sorted(str(p.resolve()) for p in paths)
     stamp = [f"{p}:{Path(p).stat().st_mtime_ns}" for p in files]
+    stamp += [f"sigma:{p.resolve()}" for p in sigma_rules]  # another detector set
     fingerprint = stable_ids(pl.DataFrame({"k": ["|".join(stamp)]}), ["k"])[0][:16]
     # the whole input is re-read on a resumed run, so its quarantine is written anew
     quarantine_file = data_dir / "quarantine" / f"{fingerprint}.jsonl"
@@ -250,6 +278,7 @@ def run(
             learn_until=_date(learn_until),
             fingerprint=fingerprint,
             read=read,
+            sigma_rules=sigma_rules,
         )
     except ValueError as err:
         _fail(str(err))

@@ -62,3 +62,16 @@ def test_cli_formats(rules, sample):
     table = runner.invoke(main, ["hunt", str(sample), "--rules", str(rules), "--format", "csv"])
     parsed = list(csv.DictReader(io.StringIO(table.stdout)))
     assert [r["record_id"] for r in parsed] == [str(r["record_id"]) for r in rows]
+
+
+def test_run_uses_the_same_sigma_engine_live(rules, sample, tmp_path):
+    result = CliRunner().invoke(
+        main, ["run", str(sample), "--sigma-rules", str(rules), "--data-dir", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 0, result.output
+    from mamori.store.sql import OperationalStore
+
+    store = OperationalStore(f"sqlite:///{tmp_path / 'd' / 'mamori.db'}")
+    live = store.alerts("default", detector="sigma")
+    offline = hunt([sample], SigmaDetector.from_paths(rules))
+    assert sorted(live["event_ids"].list.first().to_list()) == sorted(offline["event_id"].to_list())
