@@ -155,3 +155,20 @@ def test_bench_pipeline_prints_throughput_and_memory():
         run(["bench", "pipeline", "--events", "50000", "--customers", "500", "--json"])
     )
     assert out["events"] >= 50000 and out["events_per_s"] > 0 and out["peak_rss_mb"] > 0
+
+
+def test_allow_list_and_repeat_window_suppress_and_count(sim, tmp_path):
+    allow = tmp_path / "allow.toml"
+    allow.write_text(
+        '[[allow]]\nrule = "MR-AUTH-002"\nreason = "new phones after the app update"\n'
+    )
+    args = ["run", str(sim / "events"), "--learn-until", "2026-11-03", "--data-dir"]
+    plain = summary_of(run([*args, str(tmp_path / "a")]))
+    quiet = summary_of(
+        run([*args, str(tmp_path / "b"), "--allow-list", str(allow), "--repeat-window", "6h"])
+    )
+    silenced = sum(quiet["alerts_suppressed"].values())
+    assert (
+        silenced > 0 and "allow-list: new phones after the app update" in quiet["alerts_suppressed"]
+    )
+    assert quiet["alerts"] == plain["alerts"] - silenced

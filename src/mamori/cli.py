@@ -149,6 +149,7 @@ def run_pipeline(
     fingerprint: str,
     read: Any = None,
     sigma_rules: tuple[Path, ...] = (),
+    suppression: Any = None,
 ) -> dict[str, Any]:
     """Run the default pipeline into a data folder; returns the run summary.
 
@@ -174,7 +175,12 @@ def run_pipeline(
             console.print(sigma.report.summary())
         detectors.append(sigma)
     pipeline = Pipeline(
-        detectors, store=store, lake=lake, checkpoint=checkpoint, learn_until=learn_until
+        detectors,
+        store=store,
+        lake=lake,
+        checkpoint=checkpoint,
+        learn_until=learn_until,
+        suppression=suppression,
     )
     run_id = store.start_run(
         "run", {"inputs": inputs, "sigma_rules": [str(p) for p in sigma_rules]}
@@ -235,6 +241,16 @@ def run_pipeline(
     type=click.Path(exists=True, path_type=Path),
     help="Sigma rule files or folders to run live too (the engine `mamori hunt` uses).",
 )
+@click.option(
+    "--allow-list",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML allow-list of alerts the bank silences (see docs/detection.md).",
+)
+@click.option(
+    "--repeat-window",
+    default=None,
+    help="At most one alert per rule and entity per window, e.g. 1h.",
+)
 def run(
     paths: tuple[Path, ...],
     data_dir: Path,
@@ -242,17 +258,29 @@ def run(
     tenant: str,
     learn_until: str | None,
     sigma_rules: tuple[Path, ...],
+    allow_list: Path | None,
+    repeat_window: str | None,
 ) -> None:
     """Run the detectors over files or folders; store alerts and incidents.
 
     Example: mamori run sim/events --data-dir data --learn-until 2026-11-03
     Example: mamori run evidence/ --sigma-rules sigma/rules/windows
     """
+    from mamori.detect.rules import parse_duration
+    from mamori.engine.suppression import Suppression, load_allow_list
     from mamori.events.ids import stable_ids
     from mamori.events.quarantine import Quarantine
     from mamori.events.readers import read_path
     from mamori.events.summary import ReadSummary
 
+    try:
+        suppression = Suppression(
+            load_allow_list(allow_list) if allow_list else [],
+            parse_duration(repeat_window) if repeat_window else None,
+        )
+    except ValueError as err:
+        _fail(str(err))
+        return
     data_dir.mkdir(parents=True, exist_ok=True)
     files = sorted(str(p.resolve()) for p in paths)
     stamp = [f"{p}:{Path(p).stat().st_mtime_ns}" for p in files]
@@ -279,6 +307,7 @@ def run(
             fingerprint=fingerprint,
             read=read,
             sigma_rules=sigma_rules,
+            suppression=suppression,
         )
     except ValueError as err:
         _fail(str(err))

@@ -33,6 +33,7 @@ from mamori.detect.spike import FlowSpike
 from mamori.engine.checkpoint import Checkpoint
 from mamori.engine.incidents import IncidentPolicy, build_incidents
 from mamori.engine.links import EntityLinks
+from mamori.engine.suppression import Suppression
 from mamori.events.schema import empty_alerts
 
 
@@ -65,6 +66,7 @@ class RunStats:
     alerts: int = 0
     new_alerts: int = 0
     by_detector: Counter[str] = field(default_factory=Counter)
+    suppressed: Counter[str] = field(default_factory=Counter)
     detector_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     seconds: float = 0.0
 
@@ -77,6 +79,7 @@ class RunStats:
             "alerts": self.alerts,
             "new_alerts": self.new_alerts,
             "alerts_by_detector": dict(self.by_detector),
+            "alerts_suppressed": dict(self.suppressed),
             "detector_seconds": {k: round(v, 3) for k, v in self.detector_seconds.items()},
             "seconds": round(self.seconds, 3),
         }
@@ -131,12 +134,14 @@ class Pipeline:
         checkpoint_every: int = 1,
         learn_until: datetime | None = None,
         keep_alerts: bool = True,
+        suppression: Suppression | None = None,
     ) -> None:
         self.detectors = default_detectors() if detectors is None else detectors
         self.store, self.lake, self.checkpoint = store, lake, checkpoint
         self.batch_rows, self.checkpoint_every = batch_rows, checkpoint_every
         self.learn_until = learn_until
         self.keep_alerts = keep_alerts
+        self.suppression = suppression
         self.links = EntityLinks()
         self._alerts: list[pl.DataFrame] = []
 
@@ -149,6 +154,8 @@ class Pipeline:
         """Every detector's snapshot and the entity links."""
         state = {k: d.snapshot() for k, d in zip(self._keys(), self.detectors, strict=True)}
         state["links"] = self.links.snapshot()
+        if self.suppression is not None:
+            state["suppression"] = self.suppression.snapshot()
         return state
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -161,6 +168,8 @@ class Pipeline:
         for key, det in zip(self._keys(), self.detectors, strict=True):
             det.restore(state[key])
         self.links.restore(state["links"])
+        if self.suppression is not None and "suppression" in state:
+            self.suppression.restore(state["suppression"])
 
     # --- running -----------------------------------------------------------------------
 
@@ -182,6 +191,9 @@ class Pipeline:
         alerts = pl.concat(found) if found else empty_alerts()
         if self.learn_until is not None and alerts.height:
             alerts = alerts.filter(pl.col("time") >= self.learn_until)
+        if self.suppression is not None:
+            alerts, suppressed = self.suppression.apply(alerts)
+            stats.suppressed.update(suppressed)
         stats.batches += 1
         stats.events += batch.height
         stats.by_kind[kind] += batch.height
