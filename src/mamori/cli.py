@@ -488,6 +488,8 @@ def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -
 
     Three quiet days let the baselines learn the bank's habits, then a day with every attack
     scenario; the report is served on http://127.0.0.1:8000 until Ctrl-C.
+
+    Example: mamori demo --customers 2000 --no-serve
     """
     import shutil
 
