@@ -728,5 +728,24 @@ def bench_pipeline(events: int, customers: int, as_json: bool) -> None:
         out.print(result)
 
 
+@bench.command(name="sigma")
+@click.option("--events", default=1_000_000, show_default=True, help="Events to push through.")
+@click.option("--json", "as_json", is_flag=True)
+def bench_sigma_command(events: int, as_json: bool) -> None:
+    """Sigma throughput (events/s) and peak memory with every SigmaHQ rule loaded, over the
+    EVTX samples repeated to EVENTS. Run with POLARS_MAX_THREADS=1 for a per-core figure.
+
+    Example: POLARS_MAX_THREADS=1 mamori bench sigma --json
+    """
+    from mamori.evaluate.sigma_bench import bench_sigma
+
+    with console.status("benchmarking the Sigma detector…"):
+        result = bench_sigma(events=events)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        out.print(result)
+
+
 if __name__ == "__main__":
     main()

@@ -186,3 +186,61 @@ def test_uncompilable_rules_are_reported_with_path_and_reason(tmp_path: Path):
     # the placeholder compiles once it has a mapping
     rules, report = load_rules(tmp_path / "placeholder.yml", placeholders={"admins": ["bob"]})
     assert report.compiled == 1 and not report.failed
+
+
+# --- prefilter ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("detection", "logsource"),
+    [
+        ({"keywords": ["kiwi", "mimi*katz"], "condition": "keywords"}, {"product": "windows"}),
+        ({"sel": {"CommandLine|endswith": "\\x.exe"}, "condition": "sel"}, None),
+        ({"sel": {"Image|startswith": "c:\\a"}, "condition": "sel"}, None),
+        (
+            {"sel": {"Image": "C:\\A\\X.EXE", "CommandLine|contains": "kiwi"}, "condition": "sel"},
+            None,
+        ),
+        ({"sel": {"CommandLine|cased": "Kiwi"}, "condition": "sel"}, None),
+        ({"sel": {"CommandLine": "a*k?wi*"}, "condition": "sel"}, None),
+        (
+            {
+                "sel": {"CommandLine|contains": "kiwi"},
+                "f": {"Image": "x"},
+                "condition": "sel and not f",
+            },
+            None,
+        ),
+    ],
+)
+def test_prefilter_matches_like_plain_expressions(detection, logsource):
+    """Unicode lower-casing (Kelvin sign, dotted I), anchors, case and negation: the
+    prefiltered detector matches exactly the rows the plain expressions match."""
+    compiled = rule(detection, logsource)
+    values = [
+        "kiwi",
+        "KIWI",
+        "\u212aIWI",
+        "xk\u0130wi",
+        "C:\\A\\X.EXE",
+        "c:\\a\\x.exe y",
+        "y c:\\a\\x.exe",
+        "Kiwi",
+        "a kiwi",
+        "mimi katz",
+        "\u212aiwi",
+        None,
+    ]
+    rows = [
+        {"Channel": SYSMON, "EventID": 1, "Image": v, "CommandLine": w, "Data": w}
+        for v in values
+        for w in values
+    ]
+    frame = winlog(rows)
+    fast, plain = SigmaDetector([compiled]), SigmaDetector([compiled], prefilter=False)
+    assert any(plan.needles for plan in fast._plans.values())
+    got, want = fast.matches(frame), plain.matches(frame)
+    assert got.keys() == want.keys()
+    assert want, "the case should match some rows"
+    for key, mask in want.items():
+        assert got[key].to_list() == mask.to_list()

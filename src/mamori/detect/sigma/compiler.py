@@ -179,7 +179,9 @@ class _Compiler:
         replaced = value.replace_placeholders(callback)
         if isinstance(value, SigmaCasedString):
             return [
-                SigmaCasedString.from_sigma_string(v) for v in replaced if isinstance(v, SigmaString)
+                SigmaCasedString.from_sigma_string(v)
+                for v in replaced
+                if isinstance(v, SigmaString)
             ]
         return list(replaced)
 
@@ -481,15 +483,25 @@ def prepare(
         for name in sorted(lowercase)
     ]
     if keywords:
-        text = [
-            c
-            for c, t in frame.schema.items()
-            if t == pl.String and c not in _NOT_SEARCHED and not c.startswith("\x00")
-        ]
-        joined = (
-            pl.concat_str([pl.col(c) for c in text], separator="\x1f", ignore_nulls=True)
-            if text
-            else pl.lit("")
-        )
-        extra.append(joined.str.to_lowercase().alias(KEYWORDS))
+        extra.append(keyword_text(frame))
     return frame.with_columns(extra) if extra else frame
+
+
+def searched(frame: pl.DataFrame) -> list[str]:
+    """The columns keywords search: the string fields of the event."""
+    return [
+        c
+        for c, t in frame.schema.items()
+        if t == pl.String and c not in _NOT_SEARCHED and not c.startswith("\x00")
+    ]
+
+
+def keyword_text(frame: pl.DataFrame) -> pl.Expr:
+    """The `KEYWORDS` column of a frame whose fields are ready (see `prepare`)."""
+    text = searched(frame)
+    joined = (
+        pl.concat_str([pl.col(c) for c in text], separator="\x1f", ignore_nulls=True)
+        if text
+        else pl.lit("")
+    )
+    return joined.str.to_lowercase().alias(KEYWORDS)

@@ -1,19 +1,36 @@
 """The Sigma detector: compiled Sigma rules run over `winlog` batches.
 
 Per batch, rules are grouped by route (their log source): each route's row mask is computed
-once, the batch is cut to those rows and prepared once (missing fields as nulls, lower-cased
-copies of the fields the route's rules read), and all the route's rule conditions are
-evaluated in one Polars `select`, so identical tests shared by several rules (Polars'
-common-subexpression elimination) run once. Only the rows a rule matched are then turned
-into alerts, with the named detections that were true and the values of their fields as
-the explanation.
+once and the batch is cut to those rows and prepared once (missing fields as nulls). Then,
+per route (see `_Plan`):
+
+* rules with a requirement (`prefilter`: literal text that must occur in some fields for
+  the rule to match) are prefiltered together: each field is searched once for all the
+  needles of all the route's rules (one Aho-Corasick pass, `str.extract_many`), anchored
+  literals are checked on the pairs found, and each rule's exact compiled condition is
+  evaluated only on its candidate rows, gathered with only the columns it reads (often no
+  rule of a route is a candidate and nothing more runs);
+* the other rules (negations only, regexes, numbers, ...) are evaluated in one Polars
+  `select` over the route's rows, so identical tests shared by several rules (Polars'
+  common-subexpression elimination) run once;
+* lower-cased copies of fields are made for the whole route only where the needle search or
+  the rules evaluated in full read them, otherwise on a rule's candidate rows; the keyword
+  text likewise (a keyword needle is first searched ASCII case-insensitively in the fields
+  themselves, see `_keyword_rows`).
+
+The prefilter never decides a match: the compiled expressions do, on rows that include all
+the rows that can match, so results are those of the plain expressions
+(``SigmaDetector(rules, prefilter=False)`` evaluates every rule in full, for comparison).
+Only the rows a rule matched are turned into alerts, with the named detections that were
+true and the values of their fields as the explanation; the rule's metadata, ids and the
+alert schema are added for all of a batch's alerts in one pass.
 
 The detector is stateless (correlation rules are a later step).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,9 +38,18 @@ import polars as pl
 
 from mamori.detect.base import Detector, make_alerts
 from mamori.detect.sigma import metadata
-from mamori.detect.sigma.compiler import KEYWORDS, CompiledRule, lc, prepare
+from mamori.detect.sigma.compiler import (
+    KEYWORDS,
+    NUMERIC_FIELDS,
+    CompiledRule,
+    keyword_text,
+    lc,
+    prepare,
+    searched,
+)
 from mamori.detect.sigma.loading import CompileReport, load_rules
 from mamori.detect.sigma.logsource import Route, route_for
+from mamori.detect.sigma.prefilter import requirement
 from mamori.events.schema import empty_alerts
 
 _USER_FIELDS = ("User", "TargetUserName", "SubjectUserName")
@@ -32,7 +58,9 @@ _NO_USER = ("-", "", "SYSTEM", "LOCAL SERVICE", "NETWORK SERVICE")
 
 
 class SigmaDetector(Detector):
-    """Runs compiled Sigma rules (see `load_rules`) over `winlog` batches.
+    """Runs compiled Sigma rules (see `load_rules`) over `winlog` batches; with
+    `prefilter=False` every rule's expression runs on every row of its route (slower, same
+    results: for tests and comparisons).
 
     >>> det = SigmaDetector([])
     >>> det.name, sorted(det.kinds)
@@ -42,8 +70,9 @@ class SigmaDetector(Detector):
     name: ClassVar[str] = "sigma"
     kinds: ClassVar[frozenset[str]] = frozenset({"winlog"})
 
-    def __init__(self, rules: Iterable[CompiledRule]) -> None:
+    def __init__(self, rules: Iterable[CompiledRule], prefilter: bool = True) -> None:
         self.rules = list(rules)
+        self.prefilter = prefilter
         self.routes: dict[str, tuple[Route, list[CompiledRule]]] = {}
         self.unrouted: list[CompiledRule] = []
         for rule in self.rules:
@@ -53,6 +82,11 @@ class SigmaDetector(Detector):
                 continue
             self.routes.setdefault(route.key, (route, []))[1].append(rule)
         self.report: CompileReport | None = None
+        self._index = {id(r): i for i, r in enumerate(self.rules)}
+        self._meta: pl.DataFrame | None = None
+        #: alert expressions by rule and the columns of its rows (built once, reused)
+        self._alert_cache: dict[tuple[int, frozenset[str]], list[pl.Expr]] = {}
+        self._plans = {key: _Plan(rules, prefilter) for key, (_, rules) in self.routes.items()}
 
     @classmethod
     def from_paths(
@@ -79,76 +113,78 @@ class SigmaDetector(Detector):
             mask = masks[key]
             if not mask.any():
                 continue
-            out.extend(self._run_route(route, rules, batch.filter(mask)))
-        out = [a for a in out if a.height]
-        return pl.concat(out) if out else empty_alerts()
+            part = _columns_for(self._plans[key], route, batch)
+            out.extend(self._run_route(route, rules, part if mask.all() else part.filter(mask)))
+        return self._finish(out)
 
     def matches(self, batch: pl.DataFrame) -> dict[str, pl.Series]:
         """Row masks of the rules that matched at least one row, by rule id (for evaluation
         and hunting); masks are over the whole batch."""
         found: dict[str, pl.Series] = {}
         indexed = batch.with_row_index("\x00row")
-        for _, (route, rules) in self.routes.items():
-            part = indexed.filter(route.mask()) if "Channel" in batch.columns else None
+        for key, (route, rules) in self.routes.items():
+            part = (
+                _columns_for(self._plans[key], route, indexed).filter(route.mask())
+                if "Channel" in batch.columns
+                else None
+            )
             if part is None or part.height == 0:
                 continue
-            hits, _ = self._evaluate(route, rules, part)
-            rows = part["\x00row"]
-            for i, rule in enumerate(rules):
-                col = hits[str(i)]
-                if col.any():
-                    mask = pl.Series([False] * batch.height)
-                    mask = mask.scatter(rows.filter(col), True)
-                    found[rule.id] = found[rule.id] | mask if rule.id in found else mask
+            hits, prepared = self._evaluate(route, rules, part)
+            rows = prepared["\x00row"]
+            for i, where in hits.items():
+                rule = rules[i]
+                mask = pl.Series([False] * batch.height)
+                mask = mask.scatter(rows.gather(where), True)
+                found[rule.id] = found[rule.id] | mask if rule.id in found else mask
         return found
 
     # --- one route ----------------------------------------------------------------------
 
     def _evaluate(
         self, route: Route, rules: list[CompiledRule], part: pl.DataFrame
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The rules' hit columns (named by index) and the prepared rows."""
-        fields: set[str] = set()
-        lowercase: set[str] = set()
-        keywords = False
-        for rule in rules:
-            fields |= rule.fields
-            lowercase |= rule.lowercase
-            keywords |= rule.keywords
+    ) -> tuple[dict[int, pl.Series], pl.DataFrame]:
+        """The rules that matched (by index in `rules`) with the positions of their matching
+        rows in the prepared frame, and the prepared rows."""
+        plan = self._plans[route.key]
         part = _apply_renames(route, part)
-        prepared = prepare(part, fields, lowercase, keywords)
-        hits = (
-            prepared.lazy()
-            .select([r.condition.alias(str(i)) for i, r in enumerate(rules)])
-            .collect()
-        )
-        return hits, prepared
+        prepared = prepare(part, plan.fields, plan.lowercase, plan.keywords)
+        return plan.evaluate(prepared)[0], prepared
 
     def _run_route(
         self, route: Route, rules: list[CompiledRule], part: pl.DataFrame
     ) -> list[pl.DataFrame]:
-        hits, prepared = self._evaluate(route, rules, part)
-        counts = hits.select(pl.all().sum()).row(0)
-        base = ["time", "tenant", "event_id", "Computer", *_USER_FIELDS]
+        plan = self._plans[route.key]
+        prepared = prepare(_apply_renames(route, part), plan.fields, plan.lowercase, plan.keywords)
+
+        def alerts(rule: CompiledRule, columns: set[str]) -> list[pl.Expr]:
+            key = (id(rule), frozenset(columns))
+            if key not in self._alert_cache:
+                self._alert_cache[key] = self._alert_columns(rule, self._index[id(rule)], columns)
+            return self._alert_cache[key]
+
+        hits, found = plan.evaluate(prepared, alerts)
         out = []
-        for i, (rule, n) in enumerate(zip(rules, counts, strict=True)):
-            if not n:
+        for i, where in sorted(hits.items()):
+            if i in found:
+                out.append(found[i])
                 continue
-            # only the columns the alert needs: filtering a wide frame costs per column
-            needed = dict.fromkeys([*base, *rule.fields, *(lc(f) for f in rule.lowercase)])
-            if rule.keywords:
-                needed[KEYWORDS] = None
-            rows = prepared.select([c for c in needed if c in prepared.columns])
-            out.append(self._alerts(rule, rows.filter(hits[str(i)])))
+            rule = rules[i]
+            rows = _rows(prepared, rule, where, _ALERT_BASE)
+            out.append(self._alerts(rule, self._index[id(rule)], rows))
         return out
 
-    def _alerts(self, rule: CompiledRule, rows: pl.DataFrame) -> pl.DataFrame:
-        sigma = rule.rule
+    def _alerts(self, rule: CompiledRule, index: int, rows: pl.DataFrame) -> pl.DataFrame:
+        """The alert columns that depend on the rows: time, tenant, event_id, entity_id,
+        related, explanation, and the rule's index in `rules` (see `_finish`)."""
+        return rows.select(self._alert_columns(rule, index, set(rows.columns)))
+
+    def _alert_columns(self, rule: CompiledRule, index: int, columns: set[str]) -> list[pl.Expr]:
+        """`_alerts` as expressions over a frame with `columns`."""
         names = list(rule.selections)
-        flags = rows.select([rule.selections[n].alias(f"\x00sel:{n}") for n in names])
         parts: list[pl.Expr] = []
         for n in names:
-            shown = [f for f in rule.selection_fields[n] if f in rows.columns]
+            shown = [f for f in rule.selection_fields[n] if f in columns]
             values = [
                 pl.lit(f"{f}=") + pl.col(f).cast(pl.String).fill_null("∅").str.head(_VALUE_CAP)
                 for f in shown
@@ -158,8 +194,8 @@ class SigmaDetector(Detector):
                 if values
                 else pl.lit("")
             )
-            parts.append(pl.when(flags[f"\x00sel:{n}"]).then(text))
-        explanation = pl.lit(f"Sigma rule '{sigma.title}' matched: ") + pl.concat_str(
+            parts.append(pl.when(rule.selections[n]).then(text))
+        explanation = pl.lit(f"Sigma rule '{rule.rule.title}' matched: ") + pl.concat_str(
             parts, separator=", ", ignore_nulls=True
         )
         users = [
@@ -167,7 +203,7 @@ class SigmaDetector(Detector):
                 pl.lit("user:") + pl.col(f).cast(pl.String)
             )
             for f in _USER_FIELDS
-            if f in rows.columns
+            if f in columns
         ]
         related = (
             pl.concat_list(users).list.drop_nulls().list.unique(maintain_order=True)
@@ -176,26 +212,299 @@ class SigmaDetector(Detector):
         )
         host = (
             pl.col("Computer").cast(pl.String).fill_null("unknown")
-            if "Computer" in rows.columns
+            if "Computer" in columns
             else pl.lit("unknown")
         )
-        frame = rows.select(
-            "time",
-            "tenant",
-            "event_id",
-            rule_id=pl.lit(rule.id),
-            title=pl.lit(sigma.title),
-            severity=pl.lit(metadata.severity(sigma.level)),
-            score=pl.lit(metadata.score(sigma.level)),
-            stage=pl.lit(metadata.stage(sigma.tags), pl.String),
-            attack=pl.lit(metadata.techniques(sigma.tags), pl.List(pl.String)),
-            entity_type=pl.lit("host"),
-            entity_id=host,
-            related=related,
-            event_ids=pl.concat_list(pl.col("event_id")),
-            explanation=explanation,
+        return [
+            pl.col("time"),
+            pl.col("tenant"),
+            pl.col("event_id"),
+            pl.lit(index, pl.UInt32).alias(_RULE),
+            host.alias("entity_id"),
+            related.alias("related"),
+            explanation.alias("explanation"),
+        ]
+
+    def _finish(self, found: list[pl.DataFrame]) -> pl.DataFrame:
+        """All of a batch's alerts from the per-rule frames of `_alerts`, in one pass: rule
+        metadata joined by rule index, then ids and the alert schema."""
+        found = [f for f in found if f.height]
+        if not found:
+            return empty_alerts()
+        frame = pl.concat(found, how="vertical_relaxed")
+        meta = self._metadata()[frame[_RULE]]
+        frame = pl.concat([frame.drop(_RULE), meta], how="horizontal").with_columns(
+            entity_type=pl.lit("host"), event_ids=pl.concat_list(pl.col("event_id"))
         )
         return make_alerts(frame, self.name, ["rule_id", "tenant", "event_id"])
+
+    def _metadata(self) -> pl.DataFrame:
+        """One row per rule (by index in `rules`): the alert columns that only depend on
+        the rule."""
+        if self._meta is None:
+            sigma = [r.rule for r in self.rules]
+            self._meta = pl.DataFrame(
+                {
+                    "rule_id": [r.id for r in self.rules],
+                    "title": [s.title for s in sigma],
+                    "severity": [metadata.severity(s.level) for s in sigma],
+                    "score": [metadata.score(s.level) for s in sigma],
+                    "stage": [metadata.stage(s.tags) for s in sigma],
+                    "attack": [metadata.techniques(s.tags) for s in sigma],
+                },
+                schema={
+                    "rule_id": pl.String,
+                    "title": pl.String,
+                    "severity": pl.String,
+                    "score": pl.Float64,
+                    "stage": pl.String,
+                    "attack": pl.List(pl.String),
+                },
+            )
+        return self._meta
+
+
+_RULE = "\x00rule"
+#: Columns the alerts read besides the rule's own.
+_ALERT_BASE = ("time", "tenant", "event_id", "Computer", *_USER_FIELDS)
+_ROW = "\x00pos"
+
+
+class _Plan:
+    """How one route's rules are evaluated: the prepared columns they need, and the shared
+    prefilter (see `prefilter`): per field, the needles of the rules that have a
+    requirement and, per needle, those rules."""
+
+    def __init__(self, rules: list[CompiledRule], prefilter: bool) -> None:
+        self.rules = rules
+        self.fields: set[str] = set()
+        self.keywords = False
+        for rule in rules:
+            self.fields |= rule.fields
+            self.keywords |= rule.keywords
+        #: whether some rule searches keywords (reads every string field)
+        self.any_keywords = self.keywords
+        self.always: list[int] = []
+        pairs: dict[str, list[tuple[str, str, int]]] = {}
+        clause_rule: list[int] = []
+        for i, rule in enumerate(rules):
+            req = requirement(rule.rule, NUMERIC_FIELDS) if prefilter else None
+            if not req or any(
+                f not in rule.fields and not (f == KEYWORDS and rule.keywords)
+                for c in req
+                for f, _, _ in c
+            ):
+                self.always.append(i)
+                continue
+            for clause in req:
+                for f, needle, kind in clause:
+                    pairs.setdefault(f, []).append((needle, kind, len(clause_rule)))
+                clause_rule.append(i)
+        #: lower-cased copies made for the whole batch: those of the rules always evaluated
+        #: in full and of the fields searched for needles; the other rules' copies are made
+        #: on their candidate rows only (`_complete`)
+        self.lowercase: set[str] = set(pairs) - {KEYWORDS}
+        for i in self.always:
+            self.lowercase |= rules[i].lowercase
+        #: the keyword text is made for the whole batch only if a rule always evaluated in
+        #: full reads it; otherwise only on the rows where a keyword may occur
+        self.keywords = any(rules[i].keywords for i in self.always)
+        #: per rule the number of its clauses
+        self.clause_count = (
+            pl.DataFrame({"rule": clause_rule}, schema={"rule": pl.UInt32})
+            .group_by("rule")
+            .len("clauses")
+        )
+        #: field → (needles, frame of needle → clause id and its rule)
+        self.needles: dict[str, tuple[list[str], pl.DataFrame]] = {
+            f: (
+                sorted({n for n, _, _ in p}),
+                pl.DataFrame(
+                    {
+                        "needle": [n for n, _, _ in p],
+                        "kind": [k for _, k, _ in p],
+                        "clause": [c for _, _, c in p],
+                        "rule": [clause_rule[c] for _, _, c in p],
+                    },
+                    schema={
+                        "needle": pl.String,
+                        "kind": pl.String,
+                        "clause": pl.UInt32,
+                        "rule": pl.UInt32,
+                    },
+                ).unique(),
+            )
+            for f, p in sorted(pairs.items())
+        }
+
+    def _candidates(self, prepared: pl.DataFrame) -> pl.DataFrame:
+        """(position, rule) pairs where every clause of the rule has a literal that holds: its
+        needle occurs (one Aho-Corasick pass per field for all needles), and where the
+        literal is anchored, it occurs at the start, at the end, or is the whole value."""
+        found: list[pl.DataFrame] = []
+        for f, (needles, table) in self.needles.items():
+            if f == KEYWORDS and KEYWORDS not in prepared.columns:
+                texts = _keyword_rows(prepared, needles)
+            else:
+                texts = prepared.lazy().select(
+                    pl.int_range(pl.len(), dtype=pl.UInt32).alias(_ROW),
+                    pl.col(lc(f) if f != KEYWORDS else KEYWORDS).alias("text"),
+                )
+            hits = (
+                texts.with_columns(
+                    pl.col("text")
+                    .str.extract_many(needles, overlapping=True)
+                    .list.unique()
+                    .alias("needle"),
+                )
+                .explode("needle")
+                .drop_nulls("needle")
+                .join(table.lazy(), on="needle")
+                .filter(
+                    (pl.col("kind") == "contains")
+                    | ((pl.col("kind") == "exact") & (pl.col("text") == pl.col("needle")))
+                    | (
+                        (pl.col("kind") == "startswith")
+                        & pl.col("text").str.starts_with(pl.col("needle"))
+                    )
+                    | (
+                        (pl.col("kind") == "endswith")
+                        & pl.col("text").str.ends_with(pl.col("needle"))
+                    )
+                )
+                .select(_ROW, "clause", "rule")
+                .collect()
+            )
+            if hits.height:
+                found.append(hits)
+        if not found:
+            return pl.DataFrame(schema={_ROW: pl.UInt32, "rule": pl.UInt32})
+        return (
+            pl.concat(found)
+            .lazy()
+            .unique()
+            .group_by(_ROW, "rule")
+            .len("n")
+            .join(self.clause_count.lazy(), on="rule")
+            .filter(pl.col("n") == pl.col("clauses"))
+            .select(_ROW, "rule")
+            .collect()
+        )
+
+    def evaluate(
+        self,
+        prepared: pl.DataFrame,
+        alerts: Callable[[CompiledRule, set[str]], list[pl.Expr]] | None = None,
+    ) -> tuple[dict[int, pl.Series], dict[int, pl.DataFrame]]:
+        """Rule index → positions (UInt32) of the prepared rows it matches, only for rules
+        with at least one match. With `alerts` (the alert columns of a rule over a frame
+        with some columns), a prefiltered rule's alert columns are computed from the
+        candidate rows already gathered for its condition, and returned by rule index too."""
+        out: dict[int, pl.Series] = {}
+        found: dict[int, pl.DataFrame] = {}
+        if self.always:
+            hits = (
+                prepared.lazy()
+                .select([self.rules[i].condition.alias(str(i)) for i in self.always])
+                .collect()
+            )
+            for i in self.always:
+                col = hits[str(i)]
+                if col.any():
+                    out[i] = col.arg_true().cast(pl.UInt32)
+        if not self.needles:
+            return out, found
+        pairs = self._candidates(prepared)
+        if pairs.height == 0:
+            return out, found
+        columns = set(prepared.columns)
+        for key, group in pairs.sort(_ROW).partition_by("rule", as_dict=True).items():
+            i = int(key[0])  # type: ignore[arg-type]
+            rule = self.rules[i]
+            rows = group[_ROW]
+            if alerts is None:
+                hit = (
+                    _rows(prepared, rule, rows, columns=columns).select(rule.condition).to_series()
+                )
+                if hit.any():
+                    out[i] = rows.filter(hit)
+                continue
+            subset = _rows(prepared, rule, rows, _ALERT_BASE, columns)
+            hit = subset.select(rule.condition).to_series()
+            if hit.any():
+                out[i] = rows.filter(hit)
+                found[i] = subset.filter(hit).select(alerts(rule, set(subset.columns)))
+        return out, found
+
+
+#: The only characters whose Unicode lower case has ASCII letters (K → k, İ → i̇): a row
+#: holding one may match a lower-cased needle that an ASCII case-insensitive search misses.
+_ASCII_LOWERING = ["\u212a", "\u0130"]
+
+
+def _keyword_rows(prepared: pl.DataFrame, needles: list[str]) -> pl.LazyFrame:
+    """Positions and keyword text (`KEYWORDS`) of the rows where a keyword needle may occur.
+
+    The needles are ASCII without the field separator, so one that occurs in the lower-cased
+    joined text occurs in the lower-cased value of one searched field, and there, for a value
+    without `_ASCII_LOWERING` characters, ASCII case-insensitively: the fields are searched
+    as they are (no lower-casing, no joining) and the text is only made for the rows found."""
+    # an all-null field adds nothing to the keyword text: not searched (null counts are free)
+    height = prepared.height
+    text = [c for c in searched(prepared) if prepared[c].null_count() < height]
+    if not text:
+        maybe = pl.lit(False)
+    else:
+        search = [*needles, *_ASCII_LOWERING]  # one pass: the specials are not ASCII
+        maybe = pl.any_horizontal(
+            pl.col(c).str.contains_any(search, ascii_case_insensitive=True) for c in text
+        ).fill_null(False)
+    where = prepared.select(maybe.arg_true().cast(pl.UInt32)).to_series()
+    rows = prepared[where]
+    return rows.lazy().select(where.alias(_ROW), keyword_text(rows).alias("text"))
+
+
+def _rows(
+    prepared: pl.DataFrame,
+    rule: CompiledRule,
+    where: pl.Series,
+    extra: Sequence[str] = (),
+    columns: set[str] | None = None,
+) -> pl.DataFrame:
+    """The rows at positions `where` with the columns `rule` reads (and `extra` ones):
+    gathering a wide frame costs per column. Lower-cased copies and the keyword text that
+    the batch-wide prepare did not make are made here, on these rows only, with the same
+    expressions as `prepare`."""
+    needed = dict.fromkeys([*extra, *sorted(rule.fields), *(lc(f) for f in sorted(rule.lowercase))])
+    if rule.keywords:
+        needed[KEYWORDS] = None
+    columns = set(prepared.columns) if columns is None else columns
+    if rule.keywords and KEYWORDS not in columns:
+        rows = prepared[where]
+        rows = rows.with_columns(keyword_text(rows))
+        columns = set(rows.columns)
+    else:
+        rows = prepared.select([c for c in needed if c in columns])[where]
+    missing = [f for f in sorted(rule.lowercase) if lc(f) not in columns]
+    if missing:
+        rows = rows.with_columns(
+            pl.col(f).cast(pl.String).str.to_lowercase().alias(lc(f)) for f in missing
+        )
+    have = columns | {lc(f) for f in missing}
+    return rows.select([c for c in needed if c in have])
+
+
+def _columns_for(plan: _Plan, route: Route, batch: pl.DataFrame) -> pl.DataFrame:
+    """The columns of `batch` a route's rules and alerts can read: filtering a wide batch
+    costs per column (all columns when a rule searches keywords in every field)."""
+    if plan.any_keywords:
+        return batch
+    want = set(plan.fields) | set(_ALERT_BASE) | route.needs() | {"\x00row", "source", "kind"}
+    for source in route.sources:
+        for target, origin in source.renames:
+            want |= {target, origin}
+    keep = [c for c in batch.columns if c in want or c.replace(" ", "") in want]
+    return batch if len(keep) == batch.width else batch.select(keep)
 
 
 def _apply_renames(route: Route, part: pl.DataFrame) -> pl.DataFrame:
