@@ -10,6 +10,7 @@ the engine can write it with Arrow IPC and JSON, never pickle.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import polars as pl
@@ -38,6 +39,28 @@ class Detector(ABC):
 
     def restore(self, state: Snapshot) -> None:  # noqa: B027 - stateless detectors keep it
         """Continue from a snapshot taken by `snapshot()`."""
+
+
+def once_per_bucket(
+    fires: pl.DataFrame, keys: list[str], every: timedelta, fired: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cooldown by time buckets: the first of `fires` (time-ordered) per key and `every`-long
+    bucket, leaving out buckets that `fired` (the state) already holds.
+
+    Returns the kept rows (with a `_bucket` column, which alert ids can use, so the same
+    evidence always gives the same id) and the new state, pruned to the last two buckets.
+    """
+    period = f"{int(every.total_seconds() * 1_000_000)}us"
+    kept = fires.with_columns(_bucket=pl.col("time").dt.truncate(period)).unique(
+        subset=[*keys, "_bucket"], keep="first", maintain_order=True
+    )
+    if fired is not None:
+        kept = kept.join(fired, on=[*keys, "_bucket"], how="anti", nulls_equal=True)
+    done = kept.select(*keys, "_bucket")
+    state = done if fired is None else pl.concat([fired, done])
+    if kept.height:
+        state = state.filter(pl.col("_bucket") >= pl.lit(kept["time"].max()) - 2 * every)
+    return kept, state
 
 
 def alert_ids(frame: pl.DataFrame, detector: str, key_columns: list[str]) -> pl.Series:

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from mamori.detect.base import Detector, Snapshot, make_alerts
+from mamori.detect.base import Detector, Snapshot, make_alerts, once_per_bucket
 from mamori.detect.match import (
     RuleError,
     apply_match,
@@ -298,20 +298,8 @@ class RuleDetector(Detector):
         """At most one firing per group and cooldown bucket, never one fired before."""
         if rule.cooldown is None:
             return fire
-        period = _polars_period(rule.cooldown)
-        fire = fire.with_columns(_bucket=pl.col("time").dt.truncate(period))
-        fire = fire.unique(subset=[*group, "_bucket"], keep="first", maintain_order=True)
         key = f"{rule.id}/fired"
-        fired = self.state.get(key)
-        if fired is not None:
-            fire = fire.join(fired, on=[*group, "_bucket"], how="anti")
-            fired = pl.concat([fired, fire.select(*group, "_bucket")])
-        else:
-            fired = fire.select(*group, "_bucket")
-        if fire.height:
-            horizon = pl.lit(fire["time"].max()) - 2 * rule.cooldown
-            fired = fired.filter(pl.col("_bucket") >= horizon)
-        self.state[key] = fired
+        fire, self.state[key] = once_per_bucket(fire, group, rule.cooldown, self.state.get(key))
         return fire
 
     def _related(self, rule: Rule) -> list[pl.Expr]:

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from mamori.detect.base import Detector, Snapshot, make_alerts
+from mamori.detect.base import Detector, Snapshot, make_alerts, once_per_bucket
 from mamori.events.schema import empty_alerts
 
 _KEY = ["tenant", "dst_ip", "dst_port"]
@@ -109,14 +109,7 @@ class FlowSpike(Detector):
     def _alerts(self, spikes: pl.DataFrame) -> pl.DataFrame:
         if spikes.height == 0:
             return empty_alerts()
-        period = f"{int(self.cooldown.total_seconds())}s"
-        spikes = spikes.with_columns(_bucket=pl.col("time").dt.truncate(period))
-        spikes = spikes.unique(subset=[*_KEY, "_bucket"], keep="first", maintain_order=True)
-        spikes = spikes.join(self.fired, on=[*_KEY, "_bucket"], how="anti")
-        self.fired = pl.concat([self.fired, spikes.select(*_KEY, "_bucket")])
-        if spikes.height:
-            horizon = pl.lit(spikes["time"].max()) - 2 * self.cooldown
-            self.fired = self.fired.filter(pl.col("_bucket") >= horizon)
+        spikes, self.fired = once_per_bucket(spikes, _KEY, self.cooldown, self.fired)
         if spikes.height == 0:
             return empty_alerts()
         alerts = spikes.select(

@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from mamori.detect.base import Snapshot
+from mamori.detect.base import Snapshot, once_per_bucket
 
 
 def glob_pattern(glob: str) -> str:
@@ -147,15 +147,9 @@ class Suppression:
 
     def _first_per_bucket(self, alerts: pl.DataFrame) -> pl.DataFrame:
         assert self.repeat_window is not None
-        key = ["tenant", "rule_id", "entity_type", "entity_id", "_bucket"]
-        period = f"{int(self.repeat_window.total_seconds())}s"
-        marked = alerts.sort("time", maintain_order=True).with_columns(
-            _bucket=pl.col("time").dt.truncate(period)
-        )
-        first = marked.unique(subset=key, keep="first", maintain_order=True)
-        kept = first.join(self.seen, on=key, how="anti", nulls_equal=True)
-        horizon = pl.lit(marked["time"].max()) - 2 * self.repeat_window
-        self.seen = pl.concat([self.seen, kept.select(key)]).filter(pl.col("_bucket") >= horizon)
+        key = ["tenant", "rule_id", "entity_type", "entity_id"]
+        ordered = alerts.sort("time", maintain_order=True)
+        kept, self.seen = once_per_bucket(ordered, key, self.repeat_window, self.seen)
         return kept.drop("_bucket")
 
     def snapshot(self) -> Snapshot:

@@ -33,7 +33,7 @@ from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
-from mamori.detect.base import Detector, Snapshot, make_alerts
+from mamori.detect.base import Detector, Snapshot, make_alerts, once_per_bucket
 from mamori.detect.rules import human
 from mamori.detect.sigma import metadata
 from mamori.detect.sigma.compiler import CompiledRule, compile_rule
@@ -350,19 +350,9 @@ class SigmaCorrelator(Detector):
                 _measure=pl.lit(0, pl.UInt32),
                 event_ids=pl.lit([], pl.List(pl.String)),
             )
-        period = f"{int(corr.timespan.total_seconds() * 1_000_000)}us"
-        fires = candidates.with_columns(_bucket=pl.col("time").dt.truncate(period)).unique(
-            subset=[*group, "_bucket"], keep="first", maintain_order=True
+        fires, self.fired[corr.id] = once_per_bucket(
+            candidates, group, corr.timespan, self.fired.get(corr.id)
         )
-        fired = self.fired.get(corr.id)
-        if fired is not None:
-            fires = fires.join(fired, on=[*group, "_bucket"], how="anti", nulls_equal=True)
-        done = fires.select(*group, "_bucket")
-        fired = done if fired is None else pl.concat([fired, done])
-        if fires.height:
-            horizon = pl.lit(fires["time"].max()) - 2 * corr.timespan
-            fired = fired.filter(pl.col("_bucket") >= horizon)
-        self.fired[corr.id] = fired
         evidence = (
             fires.select(*group, "_bucket", _end=pl.col("time"))
             .join(rows.select(*group, "time", "event_id"), on=group, nulls_equal=True)
