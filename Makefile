@@ -27,6 +27,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/pipeline.py
 	$(PY) benchmarks/simulate.py
+	$(PY) benchmarks/sigma_rules.py
+	POLARS_MAX_THREADS=1 $(PY) benchmarks/sigma_correlation.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache
