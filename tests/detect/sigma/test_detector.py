@@ -244,3 +244,17 @@ def test_prefilter_matches_like_plain_expressions(detection, logsource):
     assert want, "the case should match some rows"
     for key, mask in want.items():
         assert got[key].to_list() == mask.to_list()
+
+
+def test_candidate_rules_are_grouped_once_each():
+    from mamori.detect.sigma.detector import _chunks
+
+    rows = {
+        0: pl.Series([1, 2, 3], dtype=pl.UInt32),
+        1: pl.Series([2], dtype=pl.UInt32),
+        2: pl.Series(range(100_000), dtype=pl.UInt32),
+        3: pl.Series([5, 9], dtype=pl.UInt32),
+    }
+    chunks = _chunks(rows)
+    assert sorted(i for c in chunks for i in c) == [0, 1, 2, 3]
+    assert [2] in chunks  # a rule with many rows is not evaluated over the others' rows

@@ -8,13 +8,15 @@ per route (see `_Plan`):
   the rule to match) are prefiltered together: each field is searched once for all the
   needles of all the route's rules (one Aho-Corasick pass, `str.extract_many`), anchored
   literals are checked on the pairs found, and each rule's exact compiled condition is
-  evaluated only on its candidate rows, gathered with only the columns it reads (often no
-  rule of a route is a candidate and nothing more runs);
+  evaluated only on its candidate rows: candidate rules are grouped (`_chunks`) so that one
+  `select` over the union of a group's candidate rows, with only the columns they read,
+  decides all of them (each rule's condition AND its candidate mask); often no rule of a
+  route is a candidate and nothing more runs;
 * the other rules (negations only, regexes, numbers, ...) are evaluated in one Polars
   `select` over the route's rows, so identical tests shared by several rules (Polars'
   common-subexpression elimination) run once;
 * lower-cased copies of fields are made for the whole route only where the needle search or
-  the rules evaluated in full read them, otherwise on a rule's candidate rows; the keyword
+  the rules evaluated in full read them, otherwise on a group's candidate rows; the keyword
   text likewise (a keyword needle is first searched ASCII case-insensitively in the fields
   themselves, see `_keyword_rows`).
 
@@ -22,7 +24,8 @@ The prefilter never decides a match: the compiled expressions do, on rows that i
 the rows that can match, so results are those of the plain expressions
 (``SigmaDetector(rules, prefilter=False)`` evaluates every rule in full, for comparison).
 Only the rows a rule matched are turned into alerts, with the named detections that were
-true and the values of their fields as the explanation; the rule's metadata, ids and the
+true and the values of their fields as the explanation (a route's matched rows are gathered
+once and the per-rule alert plans collected together); the rule's metadata, ids and the
 alert schema are added for all of a batch's alerts in one pass.
 
 The detector is stateless (correlation rules are a later step).
@@ -30,7 +33,7 @@ The detector is stateless (correlation rules are a later step).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -149,7 +152,7 @@ class SigmaDetector(Detector):
         plan = self._plans[route.key]
         part = _apply_renames(route, part)
         prepared = prepare(part, plan.fields, plan.lowercase, plan.keywords)
-        return plan.evaluate(prepared)[0], prepared
+        return plan.evaluate(prepared), prepared
 
     def _run_route(
         self, route: Route, rules: list[CompiledRule], part: pl.DataFrame
@@ -163,24 +166,27 @@ class SigmaDetector(Detector):
                 self._alert_cache[key] = self._alert_columns(rule, self._index[id(rule)], columns)
             return self._alert_cache[key]
 
-        hits, found = plan.evaluate(prepared, alerts)
-        out = []
-        for i, where in sorted(hits.items()):
-            if i in found:
-                out.append(found[i])
-                continue
-            rule = rules[i]
-            rows = _rows(prepared, rule, where, _ALERT_BASE)
-            out.append(self._alerts(rule, self._index[id(rule)], rows))
-        return out
-
-    def _alerts(self, rule: CompiledRule, index: int, rows: pl.DataFrame) -> pl.DataFrame:
-        """The alert columns that depend on the rows: time, tenant, event_id, entity_id,
-        related, explanation, and the rule's index in `rules` (see `_finish`)."""
-        return rows.select(self._alert_columns(rule, index, set(rows.columns)))
+        hits = plan.evaluate(prepared)
+        if not hits:
+            return []
+        order = sorted(hits)
+        chosen = [rules[i] for i in order]
+        # all matched rows of all the route's rules gathered once, then one plan per rule
+        # (collected together) turns each rule's rows into its alerts
+        union = pl.concat([hits[i] for i in order]).unique().sort()
+        frame = _union_rows(prepared, chosen, union, _ALERT_BASE)
+        columns = set(prepared.columns)
+        local = {i: union.search_sorted(hits[i], side="left").cast(pl.UInt32) for i in order}
+        plans = [
+            frame[local[i]].lazy().select(alerts(rules[i], _row_columns(rules[i], columns)))
+            for i in order
+        ]
+        return [pl.concat(plans, how="vertical_relaxed").collect()]
 
     def _alert_columns(self, rule: CompiledRule, index: int, columns: set[str]) -> list[pl.Expr]:
-        """`_alerts` as expressions over a frame with `columns`."""
+        """The alert columns that depend on the rows (time, tenant, event_id, entity_id,
+        related, explanation, and the rule's index in `rules`, see `_finish`), as expressions
+        over a frame with `columns`."""
         names = list(rule.selections)
         parts: list[pl.Expr] = []
         for n in names:
@@ -391,17 +397,12 @@ class _Plan:
             .collect()
         )
 
-    def evaluate(
-        self,
-        prepared: pl.DataFrame,
-        alerts: Callable[[CompiledRule, set[str]], list[pl.Expr]] | None = None,
-    ) -> tuple[dict[int, pl.Series], dict[int, pl.DataFrame]]:
-        """Rule index → positions (UInt32) of the prepared rows it matches, only for rules
-        with at least one match. With `alerts` (the alert columns of a rule over a frame
-        with some columns), a prefiltered rule's alert columns are computed from the
-        candidate rows already gathered for its condition, and returned by rule index too."""
+    def evaluate(self, prepared: pl.DataFrame) -> dict[int, pl.Series]:
+        """Rule index → positions (UInt32, ascending) of the prepared rows it matches, only
+        for rules with at least one match. The prefiltered rules are decided together: one
+        `select` over the union of their candidate rows evaluates each candidate rule's
+        condition AND its candidate mask."""
         out: dict[int, pl.Series] = {}
-        found: dict[int, pl.DataFrame] = {}
         if self.always:
             hits = (
                 prepared.lazy()
@@ -413,28 +414,57 @@ class _Plan:
                 if col.any():
                     out[i] = col.arg_true().cast(pl.UInt32)
         if not self.needles:
-            return out, found
+            return out
         pairs = self._candidates(prepared)
         if pairs.height == 0:
-            return out, found
-        columns = set(prepared.columns)
-        for key, group in pairs.sort(_ROW).partition_by("rule", as_dict=True).items():
-            i = int(key[0])  # type: ignore[arg-type]
-            rule = self.rules[i]
-            rows = group[_ROW]
-            if alerts is None:
-                hit = (
-                    _rows(prepared, rule, rows, columns=columns).select(rule.condition).to_series()
-                )
-                if hit.any():
-                    out[i] = rows.filter(hit)
-                continue
-            subset = _rows(prepared, rule, rows, _ALERT_BASE, columns)
-            hit = subset.select(rule.condition).to_series()
-            if hit.any():
-                out[i] = rows.filter(hit)
-                found[i] = subset.filter(hit).select(alerts(rule, set(subset.columns)))
-        return out, found
+            return out
+        groups = pairs.partition_by("rule", as_dict=True)
+        rows = {int(k[0]): g[_ROW] for k, g in groups.items()}  # type: ignore[arg-type]
+        for chunk in _chunks(rows):
+            union = pl.concat([rows[i] for i in chunk]).unique().sort()
+            frame = _union_rows(prepared, [self.rules[i] for i in chunk], union)
+            masks: list[pl.Series] = []
+            for i in chunk:
+                where = union.search_sorted(rows[i], side="left")
+                mask = pl.Series(f"\x00m{i}", [False] * len(union), pl.Boolean)
+                masks.append(mask.scatter(where, True))
+            decided = frame.with_columns(masks).select(
+                (pl.col(f"\x00m{i}") & self.rules[i].condition).fill_null(False).alias(str(i))
+                for i in chunk
+            )
+            for i in chunk:
+                col = decided[str(i)]
+                if col.any():
+                    out[i] = union.filter(col)
+        return out
+
+
+#: Cost of one more Polars query, in rows evaluated by one rule: rules are evaluated
+#: together over the union of their candidate rows while that wastes less than this.
+_QUERY_ROWS = 4000
+
+
+def _chunks(rows: dict[int, pl.Series]) -> list[list[int]]:
+    """Rules (keys of `rows`, their candidate positions) grouped so that evaluating each
+    group's rules over the union of its rows costs little more than each on its own rows."""
+    order = sorted(rows, key=lambda i: (len(rows[i]), i))
+    out: list[list[int]] = []
+    chunk: list[int] = []
+    union: set[int] = set()
+    own = 0
+    for i in order:
+        mine = rows[i].to_list()
+        grown = union.union(mine)
+        if chunk and len(grown) * (len(chunk) + 1) > 2 * (own + len(mine)) + _QUERY_ROWS:
+            out.append(sorted(chunk))
+            chunk, union, own = [], set(mine), 0
+        else:
+            union = grown
+        chunk.append(i)
+        own += len(mine)
+    if chunk:
+        out.append(sorted(chunk))
+    return out
 
 
 #: The only characters whose Unicode lower case has ASCII letters (K → k, İ → i̇): a row
@@ -464,28 +494,40 @@ def _keyword_rows(prepared: pl.DataFrame, needles: list[str]) -> pl.LazyFrame:
     return rows.lazy().select(where.alias(_ROW), keyword_text(rows).alias("text"))
 
 
-def _rows(
+def _row_columns(rule: CompiledRule, columns: set[str]) -> set[str]:
+    """The columns the alert expressions of `rule` may read over prepared rows with
+    `columns` (with `_ALERT_BASE`): as if only the rule's own columns had been gathered."""
+    needed = {*_ALERT_BASE, *rule.fields}
+    out = (needed & columns) | {lc(f) for f in rule.lowercase}
+    if rule.keywords:
+        out.add(KEYWORDS)
+    return out
+
+
+def _union_rows(
     prepared: pl.DataFrame,
-    rule: CompiledRule,
+    rules: Sequence[CompiledRule],
     where: pl.Series,
     extra: Sequence[str] = (),
-    columns: set[str] | None = None,
 ) -> pl.DataFrame:
-    """The rows at positions `where` with the columns `rule` reads (and `extra` ones):
-    gathering a wide frame costs per column. Lower-cased copies and the keyword text that
-    the batch-wide prepare did not make are made here, on these rows only, with the same
-    expressions as `prepare`."""
-    needed = dict.fromkeys([*extra, *sorted(rule.fields), *(lc(f) for f in sorted(rule.lowercase))])
-    if rule.keywords:
+    """The rows at positions `where` with the columns
+    any of `rules` reads (and `extra` ones), missing lower-cased copies and the keyword text
+    made on these rows only, with the same expressions as `prepare`."""
+    columns = set(prepared.columns)
+    lowercase = sorted({f for r in rules for f in r.lowercase})
+    keywords = any(r.keywords for r in rules)
+    needed = dict.fromkeys(
+        [*extra, *sorted({f for r in rules for f in r.fields}), *(lc(f) for f in lowercase)]
+    )
+    if keywords:
         needed[KEYWORDS] = None
-    columns = set(prepared.columns) if columns is None else columns
-    if rule.keywords and KEYWORDS not in columns:
+    if keywords and KEYWORDS not in columns:
         rows = prepared[where]
         rows = rows.with_columns(keyword_text(rows))
         columns = set(rows.columns)
     else:
         rows = prepared.select([c for c in needed if c in columns])[where]
-    missing = [f for f in sorted(rule.lowercase) if lc(f) not in columns]
+    missing = [f for f in lowercase if lc(f) not in columns]
     if missing:
         rows = rows.with_columns(
             pl.col(f).cast(pl.String).str.to_lowercase().alias(lc(f)) for f in missing
