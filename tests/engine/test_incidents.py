@@ -26,6 +26,17 @@ def alerts(rows):
     return conform_alerts(pl.DataFrame(frame))
 
 
+def host(stage, minute, severity="low"):
+    """One alert on a host."""
+    return {
+        "entity_type": "host",
+        "entity_id": "WS1",
+        "severity": severity,
+        "stage": stage,
+        "minute": minute,
+    }
+
+
 def links(pairs):
     return pl.DataFrame({"a": [a for a, _ in pairs], "b": [b for _, b in pairs]})
 
@@ -107,20 +118,8 @@ def test_without_the_link_the_cash_out_stays_apart():
 def test_alerts_far_apart_in_time_are_not_grouped():
     far = alerts(
         [
-            {
-                "entity_type": "host",
-                "entity_id": "WS1",
-                "severity": "low",
-                "stage": "execution",
-                "minute": 0,
-            },
-            {
-                "entity_type": "host",
-                "entity_id": "WS1",
-                "severity": "low",
-                "stage": "execution",
-                "minute": 60 * 30,
-            },
+            host("execution", 0),
+            host("execution", 60 * 30),
         ]
     )
     assert build_incidents(far, None, IncidentPolicy(gap=timedelta(hours=24)))[0].height == 2
@@ -145,27 +144,9 @@ def test_hub_entities_do_not_glue_unrelated_alerts():
 
 def test_raised_at_is_when_the_risk_first_reached_the_raise_level():
     rows = [
-        {
-            "entity_type": "host",
-            "entity_id": "WS1",
-            "severity": "low",
-            "stage": "execution",
-            "minute": 0,
-        },
-        {
-            "entity_type": "host",
-            "entity_id": "WS1",
-            "severity": "low",
-            "stage": "persistence",
-            "minute": 5,
-        },
-        {
-            "entity_type": "host",
-            "entity_id": "WS1",
-            "severity": "high",
-            "stage": "credential_access",
-            "minute": 9,
-        },
+        host("execution", 0),
+        host("persistence", 5),
+        host("credential_access", 9, "high"),
     ]
     inc = build_incidents(alerts(rows))[0].row(0, named=True)
     assert inc["raised_at"] == T0 + timedelta(minutes=9)

@@ -26,9 +26,14 @@ class RuleError(ValueError):
     """A rule that cannot be compiled; the message names the rule and the problem."""
 
 
+def is_private_ip(address: pl.Expr) -> pl.Expr:
+    """True where an address (or its leading octets) is private, loopback or link-local."""
+    return address.str.contains(_IP_PRIVATE)
+
+
 def is_external_ip(column: str) -> pl.Expr:
     """True where the column holds a public (non-private, non-loopback) IP address."""
-    return pl.col(column).is_not_null() & ~pl.col(column).str.contains(_IP_PRIVATE)
+    return pl.col(column).is_not_null() & ~is_private_ip(pl.col(column))
 
 
 def network(column: str) -> pl.Expr | None:

@@ -28,6 +28,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from mamori.detect.match import is_private_ip
 from mamori.engine.links import canonical
 from mamori.events.ids import hex128
 from mamori.events.schema import INCIDENT, INCIDENT_LINK
@@ -66,8 +67,7 @@ def _keys(alerts: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
         linked = keys.join(both, left_on="key", right_on="a").select("_idx", key="b")
         keys = pl.concat([keys, linked]).unique()
     ip = pl.col("key").str.extract(r"^ip:(\d+\.\d+\.\d+)\.\d+$")
-    private = ip.str.contains(r"^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|127\.)")
-    nets = keys.filter(ip.is_not_null() & ~private).select(
+    nets = keys.filter(ip.is_not_null() & ~is_private_ip(ip)).select(
         "_idx", key=pl.lit("net:") + ip + ".0/24"
     )
     return pl.concat([keys, nets]).unique()
