@@ -747,5 +747,10 @@ def bench_sigma_command(events: int, as_json: bool) -> None:
         out.print(result)
 
 
+# --- commands owned by capability packages ------------------------------------------------------
+# Each capability keeps its commands beside its code and registers them here, one line each:
+#   from mamori.<package>.commands import <command>; eval_group.add_command(<command>)
+
+
 if __name__ == "__main__":
     main()
