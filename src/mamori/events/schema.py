@@ -9,7 +9,7 @@ extra string columns.
 >>> sorted(KINDS)
 ['auth', 'flow', 'log', 'transaction', 'winlog']
 >>> conform(pl.DataFrame({"time": [0], "tenant": ["bank-a"]}), "flow").width
-18
+19
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ FLOW: dict[str, pl.DataType] = {
     "state": pl.String(),  # connection state (established, rejected, reset, ...)
     "src_host": pl.String(),  # the asset name, where the source is one of the bank's hosts
     "dst_host": pl.String(),
+    "query": pl.String(),  # the DNS name asked, or the HTTP host/URL, where the flow carries one
 }
 
 AUTH: dict[str, pl.DataType] = {
