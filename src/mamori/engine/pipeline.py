@@ -52,7 +52,12 @@ class EventSink(Protocol):
 def default_detectors() -> list[Detector]:
     """The built-in detectors: declarative rules, per-customer amount baselines, flow spikes,
     and Mamori's own Sigma correlations of multi-stage intrusion chains."""
-    return [RuleDetector(), AmountBaseline(), FlowSpike(), SigmaCorrelator.from_paths(CHAINS)]
+    return [
+        RuleDetector(),
+        AmountBaseline(),
+        FlowSpike(),
+        SigmaCorrelator.from_paths(CHAINS),
+    ]
 
 
 @dataclass
