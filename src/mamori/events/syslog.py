@@ -121,10 +121,12 @@ class SyslogParser:
         years = turns + self.year
         if turns.len():
             self.year += int(turns[-1])
-        text = pl.concat_str(
-            [years.cast(pl.String), month.cast(pl.String), parts.field("2"), parts.field("3")],
-            separator=" ",
-        )
+        text = pl.select(
+            pl.concat_str(
+                [years.cast(pl.String), month.cast(pl.String), parts.field("2"), parts.field("3")],
+                separator=" ",
+            )
+        ).to_series()
         return text.str.to_datetime("%Y %m %d %H:%M:%S", time_zone="UTC", strict=False)
 
 
