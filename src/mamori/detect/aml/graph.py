@@ -1,0 +1,163 @@
+"""The transfer graph a bank sees on its stream: time-windowed edges and its own accounts.
+
+A transfer is an edge from the paying account to the receiving one. A `transaction` row
+names the bank's own `account`, the `counterparty` and a `direction`; a debit is an edge
+account → counterparty, a credit counterparty → account. Rows without a counterparty (card
+purchases, cash) are not transfers and stay out; declined rows too. When both legs of one
+transfer between two of the bank's accounts arrive in one batch (a debit and a credit with
+the same accounts, amount and time), they are one edge.
+
+The state is bounded: edges older than `window` before the newest are evicted, and beyond
+`max_edges` the oldest go first; either way they are counted in `evicted_edges`. The bank's
+own accounts (those seen in the `account` column) keep their first and last sighting, at
+most `max_accounts` of them, least recently seen evicted first (`evicted_accounts`).
+
+>>> import polars as pl, datetime as dt
+>>> from mamori.events.schema import conform
+>>> t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+>>> rows = conform(pl.DataFrame({"event_id": ["a", "b", "c"], "tenant": "bank-a",
+...     "time": [t0, t0, t0 + dt.timedelta(days=40)], "account": ["A1", "A2", "A1"],
+...     "counterparty": ["A2", "A1", "X9"], "amount": [50.0, 50.0, 9.0],
+...     "direction": ["debit", "credit", "debit"]}), "transaction")
+>>> graph = TransferGraph(window=dt.timedelta(days=30))
+>>> graph.add(edges_of(rows[:2]), held_of(rows[:2])).height, graph.edges.height
+(1, 1)
+>>> _ = graph.add(edges_of(rows[2:]), held_of(rows[2:]))
+>>> graph.edges["dst"].to_list(), graph.evicted_edges, graph.accounts.height
+(['X9'], 1, 2)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from mamori.events.schema import TIME
+
+EDGE: dict[str, pl.DataType] = {
+    "tenant": pl.String(),
+    "src": pl.String(),
+    "dst": pl.String(),
+    "amount": pl.Float64(),
+    "time": TIME,
+    "event_id": pl.String(),
+    "device": pl.String(),  # the device and address the paying side used, where known
+    "ip": pl.String(),
+}
+
+ACCOUNT: dict[str, pl.DataType] = {
+    "tenant": pl.String(),
+    "account": pl.String(),
+    "first_seen": TIME,
+    "last_seen": TIME,
+}
+
+
+def edges_of(batch: pl.DataFrame) -> pl.DataFrame:
+    """The transfers of a `transaction` batch as edges (schema `EDGE`), both legs merged."""
+    debit = pl.col("direction") == "debit"
+    return (
+        batch.filter(
+            pl.col("direction").is_in(["debit", "credit"])
+            & pl.col("account").is_not_null()
+            & pl.col("counterparty").is_not_null()
+            & pl.col("amount").is_not_null()
+            & (pl.col("status").is_null() | (pl.col("status") != "declined"))
+        )
+        .select(
+            "tenant",
+            src=pl.when(debit).then("account").otherwise("counterparty"),
+            dst=pl.when(debit).then("counterparty").otherwise("account"),
+            amount="amount",
+            time="time",
+            event_id="event_id",
+            device=pl.when(debit).then("device"),
+            ip=pl.when(debit).then("ip"),
+        )
+        .sort("time", "device", nulls_last=True, maintain_order=True)
+        .unique(["tenant", "src", "dst", "amount", "time"], keep="first", maintain_order=True)
+    )
+
+
+def held_of(batch: pl.DataFrame) -> pl.DataFrame:
+    """The bank's own accounts a batch names, with their first and last time in it."""
+    return (
+        batch.filter(pl.col("account").is_not_null())
+        .group_by("tenant", "account")
+        .agg(first_seen=pl.col("time").min(), last_seen=pl.col("time").max())
+        .select(list(ACCOUNT))
+    )
+
+
+class TransferGraph:
+    """Windowed transfer edges and the bank's own accounts, bounded in memory."""
+
+    def __init__(
+        self,
+        *,
+        window: timedelta = timedelta(days=90),
+        max_edges: int = 5_000_000,
+        max_accounts: int = 5_000_000,
+    ) -> None:
+        self.window, self.max_edges, self.max_accounts = window, max_edges, max_accounts
+        self.edges = pl.DataFrame(schema=EDGE)
+        self.accounts = pl.DataFrame(schema=ACCOUNT)
+        self.watch_since: datetime | None = None
+        self.evicted_edges = 0
+        self.evicted_accounts = 0
+
+    def add(self, edges: pl.DataFrame, held: pl.DataFrame) -> pl.DataFrame:
+        """Add a batch's edges and accounts; evict what falls out; return the new edges
+        (those not already held: a batch seen twice adds nothing)."""
+        if held.height:
+            earliest = held["first_seen"].min()
+            assert isinstance(earliest, datetime)
+            if self.watch_since is None or earliest < self.watch_since:
+                self.watch_since = earliest
+            self._add_accounts(held)
+        if edges.height == 0:
+            return edges
+        recent = self.edges.filter(pl.col("time") >= pl.lit(edges["time"].min()))
+        fresh = edges.join(
+            recent.select("tenant", "event_id"), on=["tenant", "event_id"], how="anti"
+        )
+        if fresh.height == 0:
+            return fresh
+        self.edges = pl.concat([self.edges, fresh])
+        newest = self.edges["time"].max()
+        keep = self.edges.filter(pl.col("time") > pl.lit(newest) - self.window)
+        if keep.height > self.max_edges:
+            keep = keep.sort("time", maintain_order=True).tail(self.max_edges)
+        self.evicted_edges += self.edges.height - keep.height
+        self.edges = keep
+        return fresh
+
+    def _add_accounts(self, held: pl.DataFrame) -> None:
+        merged = (
+            pl.concat([self.accounts, held])
+            .group_by("tenant", "account", maintain_order=True)
+            .agg(pl.col("first_seen").min(), pl.col("last_seen").max())
+        )
+        if merged.height > self.max_accounts:
+            kept = merged.sort("last_seen", descending=True).head(self.max_accounts)
+            self.evicted_accounts += merged.height - kept.height
+            merged = kept
+        self.accounts = merged
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "frames": {"edges": self.edges, "accounts": self.accounts},
+            "watch_since": None if self.watch_since is None else self.watch_since.isoformat(),
+            "evicted_edges": self.evicted_edges,
+            "evicted_accounts": self.evicted_accounts,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.edges = state["frames"]["edges"]
+        self.accounts = state["frames"]["accounts"]
+        since = state.get("watch_since")
+        self.watch_since = None if since is None else datetime.fromisoformat(since)
+        self.evicted_edges = int(state.get("evicted_edges", 0))
+        self.evicted_accounts = int(state.get("evicted_accounts", 0))
