@@ -750,6 +750,9 @@ def bench_sigma_command(events: int, as_json: bool) -> None:
 # --- commands owned by capability packages ------------------------------------------------------
 # Each capability keeps its commands beside its code and registers them here, one line each:
 #   from mamori.<package>.commands import <command>; eval_group.add_command(<command>)
+from mamori.detect.aml.commands import eval_amlsim  # noqa: E402
+
+eval_group.add_command(eval_amlsim)
 
 
 if __name__ == "__main__":

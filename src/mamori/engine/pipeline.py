@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from mamori.detect.aml import AmlGraph
 from mamori.detect.base import Detector
 from mamori.detect.baseline import AmountBaseline
 from mamori.detect.rules import RuleDetector
@@ -57,6 +58,7 @@ def default_detectors() -> list[Detector]:
         AmountBaseline(),
         FlowSpike(),
         SigmaCorrelator.from_paths(CHAINS),
+        AmlGraph(),
     ]
 
 
