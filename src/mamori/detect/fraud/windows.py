@@ -1,0 +1,162 @@
+"""Exact sliding-window sums per entity: a whole batch at once, or one live event at a time.
+
+A window over an entity (a card, a terminal, a card-and-terminal pair) is the set of its
+items with ``t - width < time <= t``. Both ways of computing it keep integer prefix sums of
+the summed values in time order and find the window's two ends by binary search, so their
+results are the same integers, bit for bit:
+
+- `BatchStream` sorts a whole stream once (entity code, then time order) and a
+  `WindowQuery` answers the windows of every query row with vectorised `searchsorted`;
+- `EntityLog` keeps one entity's recent items as lists and answers one query with `bisect`.
+
+Values are integers (counts, amounts in minor units, fraud flags), so a sum is exact and a
+difference of prefix sums is the same number however long the prefix is.
+
+>>> import numpy as np
+>>> times = np.array([0, 10, 20, 30]); codes = np.array([1, 1, 2, 1])
+>>> s = BatchStream(codes, times, np.array([[1], [2], [4], [8]]))
+>>> s.query(codes, times, own=True).sums(15)[:, 0].tolist()
+[1, 3, 4, 8]
+>>> log = EntityLog(1)
+>>> [log.add(t, (v,)) or log.window_sums(t - 15, t)[0] for t, v in [(0, 1), (10, 2), (30, 8)]]
+[1, 3, 8]
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+from collections.abc import Sequence
+
+import numpy as np
+
+_SHIFT = 32  # entity code in the high bits, the item's rank in time order in the low bits
+
+
+class BatchStream:
+    """A time-ordered stream of items (entity code, time, integer values), indexed for
+    window queries. `codes` < 0 mark items without an entity; they never count. Items of
+    one entity keep their order; ties in time stay in input order.
+    """
+
+    def __init__(self, codes: np.ndarray, times: np.ndarray, values: np.ndarray) -> None:
+        if len(times) and np.any(times[1:] < times[:-1]):
+            raise ValueError("stream items must be in time order")
+        self.times = times
+        valid = np.flatnonzero(codes >= 0)
+        keys = (codes[valid].astype(np.int64) << _SHIFT) | valid
+        by_key = np.argsort(keys, kind="stable")
+        self.keys = keys[by_key]
+        kept = values[valid[by_key]].astype(np.int64)
+        self.prefix = np.zeros((len(kept) + 1, values.shape[1]), dtype=np.int64)
+        np.cumsum(kept, axis=0, out=self.prefix[1:])
+        self.item_times = times[valid[by_key]]
+        self.own_order = np.concatenate([np.flatnonzero(codes < 0), valid[by_key]])
+
+    def query(self, codes: np.ndarray, times: np.ndarray, *, own: bool = False) -> WindowQuery:
+        """Window queries at time-ordered `times` for entity `codes`. With `own`, the query
+        rows are this stream's own items (same codes and order): each window ends just after
+        the item itself, so a later item at the same time is not yet counted."""
+        return WindowQuery(self, codes, times, own)
+
+
+class WindowQuery:
+    """Window sums for many query rows; the rows are sorted by (entity, time) once, so every
+    binary search runs over sorted needles."""
+
+    def __init__(self, stream: BatchStream, codes: np.ndarray, times: np.ndarray, own: bool):
+        self.stream, self.times = stream, times
+        self.order = (
+            stream.own_order
+            if own
+            else np.argsort((codes.astype(np.int64) << _SHIFT) | np.arange(len(codes)))
+        )
+        self.codes = codes[self.order].astype(np.int64)
+        self.missing = self.codes < 0
+        if own:
+            n_missing = int(self.missing.sum())
+            self.ends = np.zeros(len(codes), dtype=np.int64)
+            self.ends[n_missing:] = np.arange(1, len(codes) - n_missing + 1)
+        else:
+            self.ends = self._bound(times)
+        self.ends[self.missing] = 0
+
+    def _bound(self, upto: np.ndarray) -> np.ndarray:
+        """Per query (in sorted order): end of its entity's items with time <= `upto`."""
+        ranks = np.searchsorted(self.stream.times, upto, "right")[self.order]
+        return np.searchsorted(self.stream.keys, (self.codes << _SHIFT) | ranks, "left")
+
+    def _unsorted(self, values: np.ndarray) -> np.ndarray:
+        out = np.empty_like(values)
+        out[self.order] = values
+        return out
+
+    def sums(self, width: int) -> np.ndarray:
+        """Per query row: sums of its entity's items with ``t - width < time <= t``."""
+        starts = np.minimum(self._bound(self.times - width), self.ends)
+        starts[self.missing] = 0
+        return self._unsorted(self.stream.prefix[self.ends] - self.stream.prefix[starts])
+
+    def previous_time(self, none: int) -> np.ndarray:
+        """Per query row: the time of the item before the last one counted (the previous
+        payment of the entity, when the stream is queried by its own items), else `none`."""
+        prev = self.ends - 2
+        has = prev >= 0
+        has[has] = (self.stream.keys[prev[has]] >> _SHIFT) == self.codes[has]
+        has &= ~self.missing
+        out = np.full(len(prev), none, dtype=np.int64)
+        out[has] = self.stream.item_times[prev[has]]
+        return self._unsorted(out)
+
+
+class EntityLog:
+    """One entity's items in time order with prefix sums of `width` integer values.
+
+    Items may arrive out of time order (labels confirmed late); they are inserted in place.
+    `prune(before)` forgets items with time <= `before`, keeping the sums exact.
+    """
+
+    __slots__ = ("times", "prefix", "width")
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.times: list[int] = []
+        self.prefix: list[tuple[int, ...]] = [(0,) * width]
+
+    def add(self, time: int, values: Sequence[int]) -> None:
+        """Add one item (appending is O(1) when it is the latest)."""
+        if not self.times or time >= self.times[-1]:
+            last = self.prefix[-1]
+            self.times.append(time)
+            self.prefix.append(tuple(a + int(b) for a, b in zip(last, values, strict=True)))
+            return
+        at = bisect_right(self.times, time)
+        own = [tuple(b - a for a, b in zip(p, q, strict=True)) for p, q in zip(
+            self.prefix[at:-1], self.prefix[at + 1 :], strict=True
+        )]
+        insort(self.times, time)
+        del self.prefix[at + 1 :]
+        for item in [tuple(int(v) for v in values), *own]:
+            last = self.prefix[-1]
+            self.prefix.append(tuple(a + b for a, b in zip(last, item, strict=True)))
+
+    def window_sums(self, after: int, upto: int) -> tuple[int, ...]:
+        """Sums of the items with ``after < time <= upto``."""
+        hi = bisect_right(self.times, upto)
+        lo = min(bisect_right(self.times, after), hi)
+        p, q = self.prefix[lo], self.prefix[hi]
+        return tuple(b - a for a, b in zip(p, q, strict=True))
+
+    def previous_time(self, upto: int) -> int | None:
+        """Time of the second-to-last item with time <= `upto` (the one before the current)."""
+        hi = bisect_right(self.times, upto)
+        return self.times[hi - 2] if hi >= 2 else None
+
+    def prune(self, before: int) -> None:
+        """Forget the items with time <= `before`."""
+        cut = bisect_right(self.times, before)
+        if cut:
+            del self.times[:cut]
+            del self.prefix[:cut]
+
+    def __len__(self) -> int:
+        return len(self.times)
