@@ -75,9 +75,11 @@ class AmlGraph(Detector):
         high_from: float = 0.9,
         max_edges: int = 5_000_000,
         max_accounts: int = 5_000_000,
+        skip_channels: tuple[str, ...] = ("swift",),
     ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.cooldown, self.high_from = cooldown, high_from
+        self.skip_channels = skip_channels
         self.graph = TransferGraph(window=window, max_edges=max_edges, max_accounts=max_accounts)
         self.fired: pl.DataFrame | None = None
         self.paths_cut = 0
@@ -85,7 +87,7 @@ class AmlGraph(Detector):
     def process(self, batch: pl.DataFrame) -> pl.DataFrame:
         if batch.height == 0 or batch["kind"][0] != "transaction":
             return empty_alerts()
-        new = self.graph.add(edges_of(batch), held_of(batch))
+        new = self.graph.add(edges_of(batch, self.skip_channels), held_of(batch))
         if new.height == 0:
             return empty_alerts()
         findings = self.score(new)

@@ -3,7 +3,9 @@
 A transfer is an edge from the paying account to the receiving one. A `transaction` row
 names the bank's own `account`, the `counterparty` and a `direction`; a debit is an edge
 account → counterparty, a credit counterparty → account. Rows without a counterparty (card
-purchases, cash) are not transfers and stay out; declined rows too. When both legs of one
+purchases, cash) are not transfers and stay out; declined rows too, and interbank
+settlement on the bank's nostro accounts (channel ``swift`` by default in the detector):
+every correspondent bank pays into those, a fan-in by nature. When both legs of one
 transfer between two of the bank's accounts arrive in one batch (a debit and a credit with
 the same accounts, amount and time), they are one edge.
 
@@ -55,12 +57,14 @@ ACCOUNT: dict[str, pl.DataType] = {
 }
 
 
-def edges_of(batch: pl.DataFrame) -> pl.DataFrame:
-    """The transfers of a `transaction` batch as edges (schema `EDGE`), both legs merged."""
+def edges_of(batch: pl.DataFrame, skip_channels: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The transfers of a `transaction` batch as edges (schema `EDGE`), both legs merged;
+    rows on `skip_channels` (interbank settlement such as ``swift``) left out."""
     debit = pl.col("direction") == "debit"
     return (
         batch.filter(
             pl.col("direction").is_in(["debit", "credit"])
+            & (pl.col("channel").is_null() | ~pl.col("channel").is_in(list(skip_channels)))
             & pl.col("account").is_not_null()
             & pl.col("counterparty").is_not_null()
             & pl.col("amount").is_not_null()
