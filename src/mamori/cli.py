@@ -753,6 +753,9 @@ def bench_sigma_command(events: int, as_json: bool) -> None:
 from mamori.detect.aml.commands import eval_amlsim  # noqa: E402
 
 eval_group.add_command(eval_amlsim)
+from mamori.detect.logs.commands import eval_bgl  # noqa: E402
+
+eval_group.add_command(eval_bgl)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,12 @@ SEVERE = (
 )  # fmt: skip
 
 
+#: Severities (lower case) that mean a failure: a component crashed or stopped.
+CRITICAL = (
+    "emerg", "emergency", "panic", "alert", "crit", "critical", "fatal", "failure", "0", "1", "2",
+)  # fmt: skip
+
+
 def log_alert_columns() -> list[pl.Expr]:
     """Entity and stage columns of an alert on a log source."""
     return [
