@@ -753,6 +753,10 @@ def bench_sigma_command(events: int, as_json: bool) -> None:
 from mamori.detect.aml.commands import eval_amlsim  # noqa: E402
 
 eval_group.add_command(eval_amlsim)
+from mamori.detect.intrusion.commands import eval_cicids, eval_nslkdd  # noqa: E402
+
+eval_group.add_command(eval_nslkdd)
+eval_group.add_command(eval_cicids)
 from mamori.detect.logs.commands import eval_bgl  # noqa: E402
 
 eval_group.add_command(eval_bgl)
