@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from mamori.detect import network
 from mamori.detect.aml import AmlGraph
 from mamori.detect.base import Detector
 from mamori.detect.baseline import AmountBaseline
@@ -59,6 +60,13 @@ def default_detectors() -> list[Detector]:
         FlowSpike(),
         SigmaCorrelator.from_paths(CHAINS),
         AmlGraph(),
+        network.ScanDetector(),
+        network.BruteForce(),
+        network.SourceFlood(),
+        network.Beaconing(),
+        network.ExfiltrationBaseline(),
+        network.DnsTunnel(),
+        network.NewInternalPeers(),
     ]
 
 
