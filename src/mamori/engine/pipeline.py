@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from mamori.detect import network
+from mamori.detect import logs, network
 from mamori.detect.aml import AmlGraph
 from mamori.detect.base import Detector
 from mamori.detect.baseline import AmountBaseline
@@ -67,6 +67,9 @@ def default_detectors() -> list[Detector]:
         network.ExfiltrationBaseline(),
         network.DnsTunnel(),
         network.NewInternalPeers(),
+        logs.RareTemplate(),
+        logs.TemplateSurge(),
+        logs.SshBruteForce(),
     ]
 
 
