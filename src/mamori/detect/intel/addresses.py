@@ -12,7 +12,7 @@ search per key (`numpy.searchsorted`) and a gather of the few hits.
 >>> import numpy as np
 >>> index = IntervalIndex(np.array([10, 10, 20], np.uint64), np.array([19, 12, 20], np.uint64))
 >>> [a.tolist() for a in index.lookup(np.array([9, 11, 15, 20], np.uint64))]
-[[1, 1, 2], [0, 1, 0]]
+[[1, 1, 2, 3], [0, 1, 0, 2]]
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ _MAX = np.iinfo(np.uint64).max
 _MAPPED = r"(?i)^::ffff:(\d+\.\d+\.\d+\.\d+)$"
 
 
-def _ipv4(text: pl.Expr) -> pl.Expr:
-    """The IPv4 address as an integer, or null."""
-    parts = text.str.split_exact(".", 3)
-    octets = [parts.struct.field(f"field_{i}").cast(pl.UInt64, strict=False) for i in range(4)]
-    valid = pl.all_horizontal(
-        [text.str.count_matches(".", literal=True) == 3]
-        + [o.is_not_null() & (o <= 255) for o in octets]
-    )
-    value = (octets[0] * 16777216) + (octets[1] * 65536) + (octets[2] * 256) + octets[3]
-    return pl.when(valid).then(value)
+def _ipv4(frame: pl.DataFrame, text: str) -> pl.Series:
+    """The IPv4 addresses in column `text` as integers (null where not an address)."""
+    octets = frame.select(
+        pl.col(text).str.split_exact(".", 3).alias("_o"),
+        _dots=pl.col(text).str.count_matches(".", literal=True),
+    ).unnest("_o")
+    parts = [pl.col(f"field_{i}").cast(pl.UInt64, strict=False) for i in range(4)]
+    valid = pl.all_horizontal([pl.col("_dots") == 3] + [(p <= 255) for p in parts])
+    value = (parts[0] * 16777216) + (parts[1] * 65536) + (parts[2] * 256) + parts[3]
+    return octets.select(pl.when(valid).then(value).alias("k1"))["k1"]
 
 
 def _ipv6(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -63,13 +63,19 @@ def _ipv6(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 def parse_addresses(values: pl.Series) -> pl.DataFrame:
     """`raw`, `family` (ipv4/ipv6), `k1`, `k2` for each value that is an address."""
     frame = pl.DataFrame({"raw": values.cast(pl.String)}).with_columns(
-        _text=pl.col("raw").str.strip_chars().str.replace(r"%.*$", "")
+        _text=pl.col("raw").str.strip_chars()
     )
-    frame = frame.with_columns(
-        _text=pl.col("_text").str.replace(_MAPPED, "$1"),
-    ).with_columns(_v6=pl.col("_text").str.contains(":", literal=True))
-    v4 = frame.filter(~pl.col("_v6")).select(
-        "raw", family=pl.lit("ipv4"), k1=_ipv4(pl.col("_text")), k2=pl.lit(0, pl.UInt64)
+    colon = pl.col("_text").str.contains(":", literal=True)
+    if frame.select(colon.any()).item():  # rare: IPv6, mapped IPv4, zone ids
+        frame = frame.with_columns(
+            _text=pl.when(colon)
+            .then(pl.col("_text").str.replace(r"%.*$", "").str.replace(_MAPPED, "$1"))
+            .otherwise("_text")
+        )
+    frame = frame.with_columns(_v6=colon)
+    plain = frame.filter(~pl.col("_v6"))
+    v4 = plain.select(
+        "raw", family=pl.lit("ipv4"), k1=_ipv4(plain, "_text"), k2=pl.lit(0, pl.UInt64)
     )
     parts = [v4]
     six = frame.filter(pl.col("_v6"))

@@ -148,8 +148,9 @@ def from_misp(doc: Any, path: Path, max_age: timedelta | None = None) -> IntelSe
                 result.skipped.append(Skipped(source, ident, f"bad first/last seen: {err}"))
                 continue
             until = last + timedelta(microseconds=1) if last else None
-            if max_age is not None and (last or changed):
-                aged = (last or changed) + max_age  # type: ignore[operator]
+            seen = last or changed
+            if max_age is not None and seen is not None:
+                aged = seen + max_age
                 until = min(until, aged) if until else aged
             label = f"{kind} {value}" + (f" ({object_name} object)" if object_name else "")
             comment = attr.get("comment")

@@ -16,8 +16,10 @@ must match the same event. What cannot be matched on one event is left out with 
 AND between observations (several events), FOLLOWEDBY, WITHIN/REPEATS/START qualifiers,
 negation, LIKE and MATCHES, and object paths no event field carries (certificates, e-mail).
 
->>> pattern_clauses("[ipv4-addr:value = '203.0.113.9' OR domain-name:value = 'bad.example']")
-([[Observable(type='ipv4', value='203.0.113.9', subdomains=False, k1=(3405803785, 3405803785), k2=(0, 0))], [Observable(type='domain', value='bad.example', subdomains=True, k1=None, k2=None)]], [])
+>>> clauses, notes = pattern_clauses(
+...     "[ipv4-addr:value = '203.0.113.9' OR domain-name:value = 'Bad.example']")
+>>> [(o.type, o.value) for clause in clauses for o in clause], notes
+([('ipv4', '203.0.113.9'), ('domain', 'bad.example')], [])
 """
 
 from __future__ import annotations
