@@ -62,6 +62,11 @@ _INSTRUCTION = re.compile(
     r"|忽略.{0,6}(?:指令|指示|说明)|标记为.{0,4}(?:良性|安全)|执行|无害"
     r"|이전\s*지시|무시하고|정상으로|실행하"
     # Spanish, French, German, Portuguese
+    r"|\b(?:sistema|système|systeme|ai|ia|ki)\s*:"
+    r"|\b(?:ejecuta|ejecutar|exécute[zr]?|führe|ausführen|llama a la herramienta|appele[zr]"
+    r"|rufe|werkzeug|herramienta|outil)\b"
+    r"|\b(?:(?:a|à|an) (?:la |l'|die )?(?:ia|ki|ai))\b|márcalo|marquez|stufe|einstufen"
+    r"|nuevas instrucciones|nouvelles instructions|neue anweisungen"
     r"|ignora(?:r)?\s+(?:las|todas)|instrucciones|marca(?:r)?\s+como\s+benign"
     r"|ignore[zr]?\s+(?:les|toutes)|instructions précédentes|marque[zr]?\s+comme"
     r"|ignoriere|anweisungen|als\s+harmlos|ignore\s+as\s+instruções|instruções"
@@ -69,17 +74,19 @@ _INSTRUCTION = re.compile(
 
 
 def looks_like_instruction(text: str) -> bool:
-    """Whether `text` reads like an instruction aimed at a model."""
-    return bool(_INSTRUCTION.search(unicodedata.normalize("NFKC", text)))
+    """Whether `text` reads like an instruction aimed at a model (or tries to end the fence)."""
+    normal = unicodedata.normalize("NFKC", text)
+    return bool(_INSTRUCTION.search(normal) or _FENCE_SPELLING.search(normal))
 
 
 def neutralise(text: str) -> str:
     """Untrusted text made safe to show a model: see the module docstring."""
     clean = _INVISIBLE.sub("", text)
+    flagged = looks_like_instruction(clean)
     clean = _FENCE_SPELLING.sub(lambda m: "·".join(m.group(0)), clean)
     if len(clean) > MAX_TEXT:
         clean = clean[:MAX_TEXT] + " …[cut]"
-    return FLAG + clean if looks_like_instruction(clean) else clean
+    return FLAG + clean if flagged else clean
 
 
 def neutralise_document(document: Any, key: str | None = None) -> tuple[Any, int]:
