@@ -761,17 +761,9 @@ from mamori.detect.logs.commands import eval_bgl  # noqa: E402
 
 eval_group.add_command(eval_bgl)
 
-from mamori.analyst.commands import (  # noqa: E402
-    audit_group,
-    eval_injection,
-    eval_redaction,
-    triage,
-)
+from mamori.detect.intel.commands import intel_group  # noqa: E402
 
-main.add_command(triage)
-main.add_command(audit_group)
-eval_group.add_command(eval_redaction)
-eval_group.add_command(eval_injection)
+main.add_command(intel_group)
 
 
 if __name__ == "__main__":
