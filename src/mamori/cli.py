@@ -761,6 +761,18 @@ from mamori.detect.logs.commands import eval_bgl  # noqa: E402
 
 eval_group.add_command(eval_bgl)
 
+from mamori.analyst.commands import (  # noqa: E402
+    audit_group,
+    eval_injection,
+    eval_redaction,
+    triage,
+)
+
+main.add_command(triage)
+main.add_command(audit_group)
+eval_group.add_command(eval_redaction)
+eval_group.add_command(eval_injection)
+
 from mamori.detect.intel.commands import intel_group  # noqa: E402
 
 main.add_command(intel_group)
