@@ -150,11 +150,13 @@ def run_pipeline(
     read: Any = None,
     sigma_rules: tuple[Path, ...] = (),
     suppression: Any = None,
+    intel: Any = None,
 ) -> dict[str, Any]:
     """Run the default pipeline into a data folder; returns the run summary.
 
     `read` is the readers' ReadSummary, whose counts the run record keeps, when reading files;
-    `sigma_rules` are Sigma rule folders run live beside the default detectors.
+    `sigma_rules` are Sigma rule folders run live beside the default detectors, and `intel`
+    a threat-intel IntelMatcher run beside them.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -174,6 +176,8 @@ def run_pipeline(
         if sigma.report is not None:
             console.print(sigma.report.summary())
         detectors.append(sigma)
+    if intel is not None:
+        detectors.append(intel)
     pipeline = Pipeline(
         detectors,
         store=store,
@@ -242,6 +246,12 @@ def run_pipeline(
     help="Sigma rule files or folders to run live too (the engine `mamori hunt` uses).",
 )
 @click.option(
+    "--intel",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="STIX 2.1 bundles or MISP JSON (files or folders) to match events against.",
+)
+@click.option(
     "--allow-list",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="TOML allow-list of alerts the bank silences (see docs/detection.md).",
@@ -258,6 +268,7 @@ def run(
     tenant: str,
     learn_until: str | None,
     sigma_rules: tuple[Path, ...],
+    intel: tuple[Path, ...],
     allow_list: Path | None,
     repeat_window: str | None,
 ) -> None:
@@ -265,6 +276,7 @@ def run(
 
     Example: mamori run sim/events --data-dir data --learn-until 2026-11-03
     Example: mamori run evidence/ --sigma-rules sigma/rules/windows
+    Example: mamori run flows/ --intel feeds/stix --intel feeds/misp
     """
     from mamori.detect.rules import parse_duration
     from mamori.engine.suppression import Suppression, load_allow_list
@@ -285,6 +297,12 @@ def run(
     files = sorted(str(p.resolve()) for p in paths)
     stamp = [f"{p}:{Path(p).stat().st_mtime_ns}" for p in files]
     stamp += [f"sigma:{p.resolve()}" for p in sigma_rules]  # another detector set
+    stamp += [f"intel:{p.resolve()}" for p in intel]
+    matcher = None
+    if intel:
+        from mamori.detect.intel.commands import load_matcher
+
+        matcher = load_matcher(intel, console)
     fingerprint = stable_ids(pl.DataFrame({"k": ["|".join(stamp)]}), ["k"])[0][:16]
     # the whole input is re-read on a resumed run, so its quarantine is written anew
     quarantine_file = data_dir / "quarantine" / f"{fingerprint}.jsonl"
@@ -308,6 +326,7 @@ def run(
             read=read,
             sigma_rules=sigma_rules,
             suppression=suppression,
+            intel=matcher,
         )
     except ValueError as err:
         _fail(str(err))
