@@ -169,8 +169,10 @@ def time_split(features: pl.DataFrame, times: pl.Series, train_share: float) -> 
     """True for the rows in the earliest `train_share` of their own label's flows."""
     frame = pl.DataFrame({"label": features["label"], "time": times}).with_row_index("_row")
     ranked = frame.with_columns(
-        (pl.col("time").rank("ordinal").over("label") <= pl.len().over("label") * train_share)
-        .alias("train")
+        (
+            pl.col("time").rank("ordinal").over("label")
+            <= (pl.len().over("label") * train_share).round(6).floor()
+        ).alias("train")
     )
     return ranked.sort("_row")["train"].to_numpy()
 
