@@ -133,12 +133,15 @@ class SigmaDetector(Detector):
             )
             if part is None or part.height == 0:
                 continue
-            hits, prepared = self._evaluate(route, rules, part)
-            rows = prepared["\x00row"]
+            distinct, back = _distinct(part)
+            hits = self._evaluate(route, rules, distinct)
+            rows = part["\x00row"]
             for i, where in hits.items():
                 rule = rules[i]
-                mask = pl.Series([False] * batch.height)
-                mask = mask.scatter(rows.gather(where), True)
+                mine = (
+                    rows.gather(where) if back is None else rows.filter(back.is_in(where.implode()))
+                )
+                mask = pl.Series([False] * batch.height).scatter(mine, True)
                 found[rule.id] = found[rule.id] | mask if rule.id in found else mask
         return found
 
@@ -146,19 +149,21 @@ class SigmaDetector(Detector):
 
     def _evaluate(
         self, route: Route, rules: list[CompiledRule], part: pl.DataFrame
-    ) -> tuple[dict[int, pl.Series], pl.DataFrame]:
+    ) -> dict[int, pl.Series]:
         """The rules that matched (by index in `rules`) with the positions of their matching
-        rows in the prepared frame, and the prepared rows."""
+        rows in `part`."""
         plan = self._plans[route.key]
         part = _apply_renames(route, part)
-        prepared = prepare(part, plan.fields, plan.lowercase, plan.keywords)
-        return plan.evaluate(prepared), prepared
+        return plan.evaluate(prepare(part, plan.fields, plan.lowercase, plan.keywords))
 
     def _run_route(
         self, route: Route, rules: list[CompiledRule], part: pl.DataFrame
     ) -> list[pl.DataFrame]:
         plan = self._plans[route.key]
-        prepared = prepare(_apply_renames(route, part), plan.fields, plan.lowercase, plan.keywords)
+        distinct, back = _distinct(part)
+        prepared = prepare(
+            _apply_renames(route, distinct), plan.fields, plan.lowercase, plan.keywords
+        )
 
         def alerts(rule: CompiledRule, columns: set[str]) -> list[pl.Expr]:
             key = (id(rule), frozenset(columns))
@@ -181,7 +186,22 @@ class SigmaDetector(Detector):
             frame[local[i]].lazy().select(alerts(rules[i], _row_columns(rules[i], columns)))
             for i in order
         ]
-        return [pl.concat(plans, how="vertical_relaxed").collect()]
+        found = pl.concat(plans, how="vertical_relaxed").collect()
+        if back is None:
+            return [found]
+        # alerts were built once per distinct content; each event that has it gets one
+        events = part.select(_PER_ALERT).with_columns(back.alias(_DISTINCT))
+        found = found.drop(_PER_ALERT).with_columns(
+            pl.concat([hits[i] for i in order]).alias(_DISTINCT)
+        )
+        return [
+            found.join(events, on=_DISTINCT, maintain_order="left_right").select(
+                pl.col("time"),
+                pl.col("tenant"),
+                pl.col("event_id"),
+                pl.exclude("time", "tenant", "event_id", _DISTINCT),
+            )
+        ]
 
     def _alert_columns(self, rule: CompiledRule, index: int, columns: set[str]) -> list[pl.Expr]:
         """The alert columns that depend on the rows (time, tenant, event_id, entity_id,
@@ -428,9 +448,16 @@ class _Plan:
                 where = union.search_sorted(rows[i], side="left")
                 mask = pl.Series(f"\x00m{i}", [False] * len(union), pl.Boolean)
                 masks.append(mask.scatter(where, True))
-            decided = frame.with_columns(masks).select(
-                (pl.col(f"\x00m{i}") & self.rules[i].condition).fill_null(False).alias(str(i))
-                for i in chunk
+            # lazy, so that tests shared by the chunk's rules run once (Polars' common
+            # subexpression elimination does not run on eager frames)
+            decided = (
+                frame.with_columns(masks)
+                .lazy()
+                .select(
+                    (pl.col(f"\x00m{i}") & self.rules[i].condition).fill_null(False).alias(str(i))
+                    for i in chunk
+                )
+                .collect()
             )
             for i in chunk:
                 col = decided[str(i)]
@@ -492,6 +519,50 @@ def _keyword_rows(prepared: pl.DataFrame, needles: list[str]) -> pl.LazyFrame:
     where = prepared.select(maybe.arg_true().cast(pl.UInt32)).to_series()
     rows = prepared[where]
     return rows.lazy().select(where.alias(_ROW), keyword_text(rows).alias("text"))
+
+
+#: Columns that differ between events with the same content; rules never read them.
+_PER_EVENT = frozenset({"event_id", "time", "tenant", "source", "kind", "\x00row"})
+#: The per-event columns an alert carries.
+_PER_ALERT = ["time", "tenant", "event_id"]
+_DISTINCT = "\x00distinct"
+#: Deduplicate a route's rows only when it leaves at most this share of them.
+_DISTINCT_SHARE = 0.8
+
+
+def _distinct(part: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series | None]:
+    """The rows of `part` with distinct content, and for each row of `part` the position of
+    its content among them (None when deduplicating would save little: `part` itself).
+
+    Logs repeat: the same service start, the same process tree, the same logon, differing
+    only in event id and time. Every column the route's rules can read (all but
+    `_PER_EVENT`) makes the content, so a rule matches an event exactly when it matches the
+    event's distinct content: rules run once per distinct content. Contents are told apart
+    by a 64-bit row hash (two different contents in one batch of 10⁵ rows share a hash with
+    a probability under 10⁻⁹).
+
+    >>> part = pl.DataFrame({"event_id": ["a", "b", "c"], "Image": ["x", "y", "x"]})
+    >>> distinct, back = _distinct(part)
+    >>> distinct["event_id"].to_list(), back.to_list()
+    (['a', 'b'], [0, 1, 0])
+    """
+    key = [c for c in part.columns if c not in _PER_EVENT]
+    if part.height < 2 or not key:
+        return part, None
+    hashes = part.select(key).hash_rows()
+    first = hashes.is_first_distinct()
+    count = int(first.sum())
+    if count > _DISTINCT_SHARE * part.height:
+        return part, None
+    table = pl.DataFrame(
+        {"h": hashes.filter(first), _DISTINCT: pl.int_range(count, dtype=pl.UInt32, eager=True)}
+    )
+    back = (
+        hashes.to_frame("h")
+        .join(table, on="h", how="left", maintain_order="left")
+        .get_column(_DISTINCT)
+    )
+    return part.filter(first), back
 
 
 def _row_columns(rule: CompiledRule, columns: set[str]) -> set[str]:
