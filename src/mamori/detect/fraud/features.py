@@ -283,7 +283,10 @@ def batch_features(
 def _label_items(
     frame: pl.DataFrame, ent: pl.DataFrame, labels: pl.DataFrame | None
 ) -> pl.DataFrame:
-    """One item per known label, with the entities of the payment it confirms."""
+    """One item per known label, with the entities of the payment it confirms (joined from
+    `frame`, unless the labels carry them already, as `label_items` makes them)."""
+    if labels is not None and all(r.entity in labels.columns for r in RISK):
+        return labels.with_columns(pl.col("fraud").cast(pl.Int64), one=pl.lit(1, pl.Int64))
     keyed = ent.with_columns(frame["event_id"])
     if labels is None:
         labels = pl.DataFrame(schema=LABELS)
@@ -293,6 +296,14 @@ def _label_items(
         pl.col("fraud").cast(pl.Int64),
     ).join(keyed, on="event_id", how="inner")
     return joined.with_columns(one=pl.lit(1, pl.Int64))
+
+
+def label_items(events: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """Labels (`event_id`, `known_at`, `fraud`) with the entities of the payments in
+    `events` they confirm; labels of payments not in `events` are left out."""
+    frame = _ensure(events, {c for r in RISK for c in ENTITIES[r.entity]})
+    ent = frame.select([_entity_expr(r.entity) for r in RISK])
+    return _label_items(frame, ent, labels).drop("one")
 
 
 def labels_with_delay(labels: pl.DataFrame, delay_days: float) -> pl.DataFrame:
@@ -410,7 +421,7 @@ class OnlineFeatures:
     def sweep(self) -> int:
         """Drop entities with nothing left in any window; returns how many were dropped."""
         dropped = 0
-        horizons = [
+        horizons: list[tuple[dict[str, dict[Any, EntityLog]], int]] = [
             (self.activity, _MAX_ACTIVITY),
             (self.risk, _MAX_RISK),
             (self.pairs, WINDOWS[NOVELTY_WINDOW]),

@@ -1,0 +1,123 @@
+"""One decision per payment: the model's score, the anomaly score and the analysts' rules.
+
+``score = clip(model score + weights of the rules that fired, 0, 1)``; the rule set's
+thresholds turn it into approve, review or decline, and a fired rule may raise the
+decision to its `action`. Each review or decline carries its reasons: the features that
+pushed the model's score up most (LightGBM's TreeSHAP contributions, with the feature's
+value) and the rules that fired, so an analyst can check why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from mamori.detect.fraud.features import FEATURES
+from mamori.detect.fraud.model import FraudModel
+from mamori.detect.fraud.rules import DECISIONS, RuleSet
+from mamori.events.schema import TIME
+
+TOP_REASONS = 3
+
+DECISION: dict[str, pl.DataType] = {
+    "event_id": pl.String(),
+    "time": TIME,
+    "decision": pl.String(),  # approve, review or decline
+    "score": pl.Float64(),  # 0-1, after the rules
+    "model_score": pl.Float64(),  # the model's fraud probability (0 without a model)
+    "anomaly_score": pl.Float64(),  # 0-1, null without a model
+    "reasons": pl.List(pl.String()),  # top feature contributions, "name=value (+c)"
+    "rules": pl.List(pl.String()),  # ids of the rules that fired
+    "model_version": pl.String(),
+    "shadow_score": pl.Float64(),  # a shadow model's score, logged, never acted on
+    "shadow_version": pl.String(),
+}
+
+
+@dataclass
+class Decisions:
+    """Decisions for n payments as columns (see `DECISION`)."""
+
+    decision: np.ndarray  # int8: index into DECISIONS
+    score: np.ndarray
+    model_score: np.ndarray
+    anomaly_score: np.ndarray
+    reasons: list[list[str]]  # per row (empty where approved)
+    hits: np.ndarray  # (n, rules) bool
+    rule_ids: list[str]
+    model_version: str | None
+
+    def rules_fired(self, row: int) -> list[str]:
+        return [self.rule_ids[j] for j in np.flatnonzero(self.hits[row])]
+
+    def frame(
+        self,
+        event_ids: pl.Series,
+        times: pl.Series,
+        shadow: tuple[np.ndarray, str] | None = None,
+    ) -> pl.DataFrame:
+        """The decisions as a frame with the `DECISION` schema."""
+        n = len(self.score)
+        hits = pl.DataFrame(self.hits, schema=[f"r{j}" for j in range(self.hits.shape[1])])
+        fired = hits.select(
+            pl.concat_list(
+                [pl.when(pl.col(f"r{j}")).then(pl.lit(rid)) for j, rid in enumerate(self.rule_ids)]
+            ).list.drop_nulls().alias("rules")
+        )["rules"] if self.rule_ids else pl.Series("rules", [[]] * n, pl.List(pl.String))
+        return pl.DataFrame(
+            {
+                "event_id": event_ids,
+                "time": times,
+                "decision": np.asarray(DECISIONS, dtype=object)[self.decision],
+                "score": self.score,
+                "model_score": self.model_score,
+                "anomaly_score": self.anomaly_score,
+                "reasons": pl.Series(self.reasons, dtype=pl.List(pl.String)),
+                "rules": fired,
+                "model_version": [self.model_version] * n,
+                "shadow_score": shadow[0] if shadow else np.full(n, np.nan),
+                "shadow_version": [shadow[1] if shadow else None] * n,
+            },
+            schema=DECISION,
+        ).with_columns(pl.col("anomaly_score", "shadow_score").fill_nan(None))
+
+
+def decide(
+    X: np.ndarray,
+    fields: Mapping[str, np.ndarray],
+    model: FraudModel | None,
+    rules: RuleSet,
+) -> Decisions:
+    """Decisions for the payments whose features are the rows of `X` (`FEATURES` order);
+    `fields` are the payments' own columns (amount, channel, …) the rules may read."""
+    n = X.shape[0]
+    if model is not None:
+        model_score = model.predict(X)
+        anomaly = model.anomaly_score(X)
+    else:
+        model_score, anomaly = np.zeros(n), np.full(n, np.nan)
+    columns = {**fields, **{f: X[:, j] for j, f in enumerate(FEATURES)}, "anomaly_score": anomaly}
+    hits = rules.evaluate(columns, n)
+    score = np.clip(model_score + hits.astype(np.float64) @ rules.weights(), 0.0, 1.0)
+    level = (score >= rules.review).astype(np.int8) + (score >= rules.decline).astype(np.int8)
+    if hits.shape[1]:
+        forced = np.where(hits, rules.least_decisions()[None, :], 0).max(axis=1)
+        level = np.maximum(level, forced.astype(np.int8))
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    flagged = np.flatnonzero(level > 0)
+    if model is not None and len(flagged):
+        contrib = model.contributions(X[flagged])[:, :-1]
+        top = np.argsort(-contrib, axis=1)[:, :TOP_REASONS]
+        for i, row in enumerate(flagged):
+            reasons[row] = [
+                f"{FEATURES[j]}={X[row, j]:.4g} ({contrib[i, j]:+.2f})"
+                for j in top[i]
+                if contrib[i, j] > 0
+            ]
+    return Decisions(
+        level, score, model_score, anomaly, reasons, hits,
+        [r.id for r in rules.rules], model.version if model else None,
+    )
