@@ -779,7 +779,9 @@ eval_group.add_command(eval_cicids)
 from mamori.detect.logs.commands import eval_bgl  # noqa: E402
 
 eval_group.add_command(eval_bgl)
+from mamori.detect.fraud.commands import eval_fdh  # noqa: E402
 
+eval_group.add_command(eval_fdh)
 from mamori.analyst.commands import (  # noqa: E402
     audit_group,
     eval_injection,
