@@ -62,6 +62,7 @@ class Span:
     start: int
     end: int
     label: str
+    known_as: str | None = None  # for a known value: the form the bank holds it in
 
 
 def luhn_valid(digits: str) -> bool:
@@ -226,7 +227,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], tuple[int,
         ),
         _card,
     ),
-    ("MYNUMBER", re.compile(_NUM_A + r"\d{4}([ -]?)\d{4}\1\d{4}" + _NUM_Z), _my_number),
+    (
+        "MYNUMBER",
+        re.compile(r"(?<!\d[ -])" + _NUM_A + r"\d{4}([ -]?)\d{4}\1\d{4}(?![ -]?\d)" + _NUM_Z),
+        _my_number,
+    ),
     (
         "ACCOUNT",
         re.compile(
@@ -280,7 +285,8 @@ def _merged(found: list[Span]) -> list[Span]:
             last = merged[-1]
             if span.end - span.start > longest[-1].end - longest[-1].start:
                 longest[-1] = span
-            merged[-1] = Span(last.start, max(last.end, span.end), longest[-1].label)
+            top = longest[-1]
+            merged[-1] = Span(last.start, max(last.end, span.end), top.label, top.known_as)
         else:
             merged.append(span)
             longest.append(span)
@@ -322,7 +328,7 @@ class Redactor:
     ) -> None:
         self.classes = frozenset(classes)
         self.keep = frozenset(keep)
-        self._known: dict[str, str] = {}
+        self._known: dict[str, tuple[str, str]] = {}  # variant -> (label, value as held)
         self._known_re: re.Pattern[str] | None = None
         self._token_of: dict[tuple[str, str], str] = {}
         self._value_of: dict[str, str] = {}
@@ -336,12 +342,13 @@ class Redactor:
             value = value.strip()
             if len(value) < 3 or CLASS_OF.get(label, "pii") not in self.classes:
                 continue
-            self._known[value.translate(_VIEW).casefold()] = label
+            held = (label, value)
+            self._known[value.translate(_VIEW).casefold()] = held
             if label == "NAME":
                 parts = value.split()
                 if len(parts) == 2:
-                    self._known[f"{parts[1]} {parts[0]}".translate(_VIEW).casefold()] = label
-                    self._known["".join(parts).translate(_VIEW).casefold()] = label
+                    self._known[f"{parts[1]} {parts[0]}".translate(_VIEW).casefold()] = held
+                    self._known["".join(parts).translate(_VIEW).casefold()] = held
         self._known_re = None
 
     @property
@@ -358,8 +365,10 @@ class Redactor:
                 self._known_re = _alternation(self._known)
             for m in self._known_re.finditer(view):
                 key = re.sub(r"\s+", " ", m.group(0)).casefold()
-                label = self._known.get(key) or self._known.get(key.replace(" ", ""), "NAME")
-                found.append(Span(m.start(), m.end(), label))
+                label, held = self._known.get(key) or self._known.get(
+                    key.replace(" ", ""), ("NAME", key)
+                )
+                found.append(Span(m.start(), m.end(), label, held))
         for label, pattern, accept in _PATTERNS:
             if CLASS_OF[label] not in self.classes:
                 continue
@@ -380,7 +389,7 @@ class Redactor:
         pieces, last = [], 0
         for span in self.spans(text):
             pieces.append(text[last : span.start])
-            pieces.append(self._token(span.label, text[span.start : span.end]))
+            pieces.append(self._token(span, text[span.start : span.end]))
             last = span.end
         pieces.append(text[last:])
         return "".join(pieces)
@@ -409,12 +418,11 @@ class Redactor:
             return [self.restore_value(v) for v in value]
         return value
 
-    def _token(self, label: str, raw: str) -> str:
-        canonical = raw.translate(_VIEW).casefold()
+    def _token(self, span: Span, raw: str) -> str:
+        label = span.label
+        canonical = span.known_as or raw.translate(_VIEW).casefold()
         if label in ("CARD", "IBAN", "MYNUMBER", "PHONE", "ACCOUNT"):
             canonical = re.sub(r"[\s().-]", "", canonical)
-        elif label == "NAME":
-            canonical = " ".join(sorted(canonical.split()))
         key = (label, canonical)
         token = self._token_of.get(key)
         if token is None:
