@@ -255,7 +255,7 @@ class IntelMatcher(Detector):
             .otherwise(base)
         )
         source = pl.col("report").fill_null(pl.col("name"))
-        return kept.with_columns(_score=score).select(
+        return kept.with_columns(_score=score.round(2)).select(
             "time",
             "tenant",
             "event_ids",
@@ -274,7 +274,7 @@ class IntelMatcher(Detector):
             entity_type="entity_type",
             related=pl.concat_list(label + pl.lit(":") + pl.col("observed")),
             explanation=pl.format(
-                "{} {} matched indicator '{}' [{}] from report '{}', {}, confidence {}; "
+                "{} {} matched indicator '{}' ({}) from report '{}', {}, confidence {}; "
                 "{} event(s) in this window (indicator {})",
                 pl.col("field"),
                 pl.col("observed"),
