@@ -34,6 +34,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from mamori.events.schema import ALERT, INCIDENT, INCIDENT_LINK, conform_alerts
+from mamori.store.migrations import upgrade as upgrade_schema
 
 __all__ = ["RUN_COUNTS", "OperationalStore", "conform_incidents"]
 
@@ -123,7 +124,8 @@ class OperationalStore:
     ----------
     url:
         A SQLAlchemy database URL, e.g. ``sqlite:///data/mamori.db`` or
-        ``postgresql+psycopg://mamori@db/mamori``. The tables are created if missing.
+        ``postgresql+psycopg://mamori@db/mamori``. The schema is created or brought up to
+        date by the Alembic migrations of `mamori.store.migrations`.
         An in-memory SQLite URL gives each pooled connection its own empty database, so use
         a file.
     """
@@ -131,7 +133,7 @@ class OperationalStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine = sa.create_engine(url)
-        METADATA.create_all(self._engine)
+        upgrade_schema(self._engine)  # Alembic: creates or upgrades every table
 
     def close(self) -> None:
         """Release the database connections."""
