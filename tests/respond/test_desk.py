@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+import sqlalchemy as sa
 
-from mamori.govern.audit import AuditLog
 from mamori.respond.catalogue import CatalogueError
 from mamori.respond.desk import AUDIT_KIND, NotAllowed, RequestNotFound, ResponseDesk, WrongState
 from mamori.respond.playbooks import PLAYBOOKS
-
-
-@pytest.fixture
-def desk(tmp_path: Path) -> ResponseDesk:
-    url = f"sqlite:///{tmp_path / 'ops.db'}"
-    return ResponseDesk(url, AuditLog(url))
 
 
 def _steps(desk: ResponseDesk, request_id: str) -> list[str]:
@@ -228,3 +220,14 @@ def test_every_step_is_in_the_audit_chain(desk: ResponseDesk) -> None:
     ]
     assert records[1].data()["comment"] == "ok" and records[2].data()["approvals"] == 2
     assert desk.audit.verify().ok
+
+
+def test_migration_creates_the_tables_as_declared(desk: ResponseDesk, desk_url: str) -> None:
+    from mamori.respond.tables import RESPOND_METADATA
+
+    engine = sa.create_engine(desk_url)
+    inspector = sa.inspect(engine)
+    for table in RESPOND_METADATA.tables.values():
+        columns = [c["name"] for c in inspector.get_columns(table.name)]
+        assert columns == [c.name for c in table.columns]
+    engine.dispose()

@@ -51,11 +51,8 @@ from mamori.respond.catalogue import (
 )
 from mamori.respond.connectors import Connector, DryRunConnector
 from mamori.respond.playbooks import Playbook, plan
-from mamori.respond.tables import (
-    ACTION_APPROVALS_TABLE,
-    ACTION_REQUESTS_TABLE,
-    RESPOND_METADATA,
-)
+from mamori.respond.tables import ACTION_APPROVALS_TABLE, ACTION_REQUESTS_TABLE
+from mamori.store.migrations import upgrade
 
 __all__ = [
     "APPROVER_ROLES",
@@ -102,7 +99,7 @@ class ResponseDesk:
     Parameters
     ----------
     url:
-        SQLAlchemy URL of the operational database (the tables are created if missing).
+        SQLAlchemy URL of the operational database (migrated to the newest schema).
     audit:
         The audit chain every step is appended to.
     connector:
@@ -112,7 +109,7 @@ class ResponseDesk:
 
     def __init__(self, url: str, audit: AuditLog, connector: Connector | None = None) -> None:
         self._engine = sa.create_engine(url)
-        RESPOND_METADATA.create_all(self._engine)
+        upgrade(self._engine)
         self.audit = audit
         self.connector: Connector = connector or DryRunConnector()
 
