@@ -63,7 +63,10 @@ class UnsupportedPattern(ValueError):
 def pattern_clauses(pattern: str, version: str = "2.1") -> tuple[list[list[Observable]], list[str]]:
     """The OR-clauses of a pattern, each a list of observables that must all match one event,
     and the reasons for the parts left out. Raises UnsupportedPattern when nothing is left."""
-    tree = create_pattern_object(pattern, version=version)
+    try:
+        tree = create_pattern_object(pattern, version=version)
+    except (STIXError, ValueError) as err:  # stix2 refuses e.g. an AND across object types
+        raise UnsupportedPattern(f"pattern refused by stix2: {err}") from None
     clauses: list[list[Observable]] = []
     notes: list[str] = []
     for branch in _branches(tree):
