@@ -74,3 +74,12 @@ def test_recall_on_a_fresh_corpus_seed_is_at_least_99_5_percent() -> None:
     assert values == 1800 and caught / values >= 0.995
     false_positives = sum(1 for d in corpus.decoys if r.spans(d.text))
     assert false_positives <= 3
+
+
+def test_the_corpus_sent_through_the_gateway_leaves_no_raw_value_on_the_wire() -> None:
+    from mamori.analyst.evaluation import evaluate_redaction
+
+    result = evaluate_redaction(records=150, decoys=20, seed=5)
+    assert result["requests_sent"] == 2 and result["distinct_values"] > 300
+    assert result["raw_values_on_the_wire"] == 0
+    assert result["raw_values_in_audit_records_of_what_was_sent"] == 0

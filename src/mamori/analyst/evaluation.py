@@ -126,7 +126,9 @@ def _wire_check(corpus: Any) -> dict[str, Any]:
                 "level": 3,
                 "entities": ["host:LOGSRV"],
             }
-            gateway.triage(Evidence(incident, chunk), actor="eval", role="analyst")
+            gateway.triage(
+                Evidence(incident, chunk), actor="eval", role="analyst", provider="frontier"
+            )
         wire = server.sent_text()
         recorded = "\n".join(r.body for r in audit.records(kind="provider_request"))
         requests = len(server.requests)

@@ -144,7 +144,8 @@ def offline_triage(evidence: Evidence) -> Triage:
     ]
 
     actions = _actions(stages, cites_of, verdict)
-    first, last = alerts["time"].min(), alerts["time"].max()
+    first: Any = alerts["time"].min()
+    last: Any = alerts["time"].max()
     top_row = top.row(0, named=True)
     summary = (
         f"{incident.get('title') or 'Incident'}: {alerts.height} alerts from "

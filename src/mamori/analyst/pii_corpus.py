@@ -20,12 +20,15 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
 from mamori.analyst.redaction import iban_valid, luhn_valid, my_number_valid
+
+T = TypeVar("T")
 
 __all__ = ["PiiCorpus", "PiiRecord", "PiiValue", "generate_corpus"]
 
@@ -72,7 +75,7 @@ class _Draw:
     def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
 
-    def pick(self, items: tuple[str, ...] | list[str]) -> str:
+    def pick(self, items: Sequence[T]) -> T:
         return items[int(self.rng.integers(len(items)))]
 
     def octet(self, low: int = 0) -> int:
@@ -300,7 +303,7 @@ def generate_corpus(records: int = 4000, decoys: int = 1000, seed: int = 2026) -
     )
     fake: list[PiiRecord] = []
     for i in range(decoys):
-        parts = [draw.pick(decoy_slots)() for _ in range(3)]  # type: ignore[arg-type]
+        parts = [draw.pick(decoy_slots)() for _ in range(3)]
         text = draw.pick(
             (
                 "Batch {0} settled at {1}; ref {2}.",
