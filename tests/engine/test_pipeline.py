@@ -104,3 +104,24 @@ def test_checkpoint_round_trips_state_without_pickle(tmp_path):
         .snapshot()["frames"]["T-STUFF/tail"]
         .equals(pipe.detectors[0].snapshot()["frames"]["T-STUFF/tail"])
     )
+
+
+def test_windows_events_are_batched_per_channel_with_their_own_fields():
+    mixed = batch(
+        "winlog",
+        [
+            {"Channel": "Security", "EventID": 4625, "TargetUserName": "alice"},
+            {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "Image": "a.exe"},
+            {"Channel": "Security", "EventID": 4624, "TargetUserName": "bob"},
+        ],
+    ).with_columns(pl.lit(None, pl.String).alias("ThreatName"))
+    out = list(micro_batches([mixed, mixed], 4))
+    assert [(b["Channel"][0], b.height) for b in out] == [
+        ("Security", 4),
+        ("Microsoft-Windows-Sysmon/Operational", 2),
+    ]
+    security = out[0]
+    assert security["TargetUserName"].to_list() == ["alice", "bob", "alice", "bob"]
+    assert "ThreatName" not in security.columns  # a field no event of the channel has
+    assert "Image" in security.columns  # declared fields stay, null
+    assert sum(b.height for b in out) == 2 * mixed.height

@@ -36,7 +36,7 @@ from mamori.engine.checkpoint import Checkpoint
 from mamori.engine.incidents import IncidentPolicy, build_incidents
 from mamori.engine.links import EntityLinks
 from mamori.engine.suppression import Suppression
-from mamori.events.schema import empty_alerts
+from mamori.events.schema import empty_alerts, schema
 
 
 class AlertSink(Protocol):
@@ -104,38 +104,64 @@ class RunStats:
 
 
 def micro_batches(batches: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
-    """Micro-batches of about `rows` rows, each of one kind, in each kind's own order.
+    """Micro-batches of about `rows` rows, each of one stream, in each stream's own order.
 
-    Small batches of a kind are gathered until they reach `rows` (detectors pay a cost per
-    batch, so an hour of transactions is better seen together with the next hours'); large
-    ones are cut. Kinds are buffered apart, so the order across kinds may change, never the
-    order within one. Empty batches vanish. Deterministic: the same input always gives the
-    same micro-batches.
+    A stream is a kind, and for `winlog` a kind and an event log channel (Security, Sysmon,
+    ...): Windows events of one channel share their fields, so a batch of one channel holds
+    only those columns (a mixed batch carries the union of every channel's fields, each
+    column costing memory on every row) and Sigma rules, routed by channel, see one batch
+    per channel instead of a slice of every channel in every batch. Small batches of a
+    stream are gathered until they reach `rows` (detectors pay a cost per batch); large
+    ones are cut. Streams are buffered apart, so the order across streams may change, never
+    the order within one. Empty batches vanish. Deterministic: the same input always gives
+    the same micro-batches.
 
     >>> import polars as pl
     >>> parts = [pl.DataFrame({"kind": [k] * n}) for k, n in [("a", 2), ("b", 5), ("a", 2)]]
     >>> [(b["kind"][0], b.height) for b in micro_batches(parts, 3)]
     [('b', 3), ('a', 3), ('b', 2), ('a', 1)]
     """
-    pending: dict[str, list[pl.DataFrame]] = {}
-    sizes: dict[str, int] = {}
+    pending: dict[tuple[str, str | None], list[pl.DataFrame]] = {}
+    sizes: dict[tuple[str, str | None], int] = {}
     for batch in batches:
-        if batch.height == 0:
-            continue
-        kind = batch["kind"][0]
-        pending.setdefault(kind, []).append(batch)
-        sizes[kind] = sizes.get(kind, 0) + batch.height
-        if sizes[kind] < rows:
-            continue
-        whole = pl.concat(pending.pop(kind), how="vertical_relaxed")
-        sizes.pop(kind)
-        cut = whole.height - whole.height % rows
-        for offset in range(0, cut, rows):
-            yield whole.slice(offset, rows)
-        if cut < whole.height:
-            pending[kind], sizes[kind] = [whole.slice(cut)], whole.height - cut
+        for stream, part in _streams(batch):
+            pending.setdefault(stream, []).append(part)
+            sizes[stream] = sizes.get(stream, 0) + part.height
+            if sizes[stream] < rows:
+                continue
+            whole = _gather(pending.pop(stream))
+            sizes.pop(stream)
+            cut = whole.height - whole.height % rows
+            for offset in range(0, cut, rows):
+                yield whole.slice(offset, rows)
+            if cut < whole.height:
+                pending[stream], sizes[stream] = [whole.slice(cut)], whole.height - cut
     for parts in pending.values():
-        yield pl.concat(parts, how="vertical_relaxed")
+        yield _gather(parts)
+
+
+def _streams(batch: pl.DataFrame) -> Iterator[tuple[tuple[str, str | None], pl.DataFrame]]:
+    """A batch's parts by stream: `winlog` split by channel, without the columns that no
+    event of the part has (beyond the declared ones); other kinds whole."""
+    if batch.height == 0:
+        return
+    kind = batch["kind"][0]
+    if kind != "winlog" or "Channel" not in batch.columns:
+        yield (kind, None), batch
+        return
+    declared = schema(kind)
+    for (channel,), part in batch.partition_by(
+        "Channel", maintain_order=True, as_dict=True
+    ).items():
+        empty = [
+            c for c in part.columns if c not in declared and part[c].null_count() == part.height
+        ]
+        yield (kind, channel), part.drop(empty) if empty else part  # type: ignore[misc]
+
+
+def _gather(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """One frame from parts of one stream (Windows channels may differ in their fields)."""
+    return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
 
 
 class Pipeline:

@@ -183,7 +183,9 @@ class SigmaDetector(Detector):
         columns = set(prepared.columns)
         local = {i: union.search_sorted(hits[i], side="left").cast(pl.UInt32) for i in order}
         plans = [
-            frame[local[i]].lazy().select(alerts(rules[i], _row_columns(rules[i], columns)))
+            pl.concat([frame[local[i]], plan.shown[i]], how="horizontal")
+            .lazy()
+            .select(alerts(rules[i], _row_columns(rules[i], columns)))
             for i in order
         ]
         found = pl.concat(plans, how="vertical_relaxed").collect()
@@ -220,7 +222,7 @@ class SigmaDetector(Detector):
                 if values
                 else pl.lit("")
             )
-            parts.append(pl.when(rule.selections[n]).then(text))
+            parts.append(pl.when(pl.col(_SHOWN + n)).then(text))
         explanation = pl.lit(f"Sigma rule '{rule.rule.title}' matched: ") + pl.concat_str(
             parts, separator=", ", ignore_nulls=True
         )
@@ -303,6 +305,8 @@ class _Plan:
 
     def __init__(self, rules: list[CompiledRule], prefilter: bool) -> None:
         self.rules = rules
+        #: per rule matched in the last `evaluate`, its named detections' truth on its rows
+        self.shown: dict[int, pl.DataFrame] = {}
         self.fields: set[str] = set()
         self.keywords = False
         for rule in rules:
@@ -419,20 +423,28 @@ class _Plan:
 
     def evaluate(self, prepared: pl.DataFrame) -> dict[int, pl.Series]:
         """Rule index → positions (UInt32, ascending) of the prepared rows it matches, only
-        for rules with at least one match. The prefiltered rules are decided together: one
-        `select` over the union of their candidate rows evaluates each candidate rule's
-        condition AND its candidate mask."""
+        for rules with at least one match; `shown` then holds, per matched rule, which of its
+        named detections were true on those rows (for explanations). The prefiltered rules
+        are decided together: one lazy `select` over the union of their candidate rows
+        evaluates each candidate rule's condition AND its candidate mask, and its named
+        detections, so tests they share run once."""
         out: dict[int, pl.Series] = {}
+        self.shown = {}
         if self.always:
-            hits = (
+            decided = (
                 prepared.lazy()
-                .select([self.rules[i].condition.alias(str(i)) for i in self.always])
+                .select(
+                    expr
+                    for i in self.always
+                    for expr in _decisions(i, self.rules[i], self.rules[i].condition)
+                )
                 .collect()
             )
             for i in self.always:
-                col = hits[str(i)]
+                col = decided[str(i)]
                 if col.any():
                     out[i] = col.arg_true().cast(pl.UInt32)
+                    self.shown[i] = _shown(decided, i, self.rules[i]).filter(col)
         if not self.needles:
             return out
         pairs = self._candidates(prepared)
@@ -454,8 +466,11 @@ class _Plan:
                 frame.with_columns(masks)
                 .lazy()
                 .select(
-                    (pl.col(f"\x00m{i}") & self.rules[i].condition).fill_null(False).alias(str(i))
+                    expr
                     for i in chunk
+                    for expr in _decisions(
+                        i, self.rules[i], pl.col(f"\x00m{i}") & self.rules[i].condition
+                    )
                 )
                 .collect()
             )
@@ -463,8 +478,25 @@ class _Plan:
                 col = decided[str(i)]
                 if col.any():
                     out[i] = union.filter(col)
+                    self.shown[i] = _shown(decided, i, self.rules[i]).filter(col)
         return out
 
+
+def _decisions(index: int, rule: CompiledRule, condition: pl.Expr) -> list[pl.Expr]:
+    """A rule's decision (named by its index) and its named detections, for one query."""
+    return [
+        condition.fill_null(False).alias(str(index)),
+        *(expr.fill_null(False).alias(f"{index}\x00{n}") for n, expr in rule.selections.items()),
+    ]
+
+
+def _shown(decided: pl.DataFrame, index: int, rule: CompiledRule) -> pl.DataFrame:
+    """The named detections of rule `index` from a frame of `_decisions`, as `_SHOWN` columns."""
+    return decided.select(pl.col(f"{index}\x00{n}").alias(_SHOWN + n) for n in rule.selections)
+
+
+#: Prefix of the columns that say whether a named detection was true on an alert's event.
+_SHOWN = "\x00shown:"
 
 #: Cost of one more Polars query, in rows evaluated by one rule: rules are evaluated
 #: together over the union of their candidate rows while that wastes less than this.
