@@ -1,0 +1,1 @@
+"""The API's routers, one per area; `mamori.api.app.create_app` includes them."""

@@ -1,0 +1,72 @@
+"""What every route works with: the store, the lake, identity, cases and ingest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from fastapi import Request
+
+from mamori.api.cases import CaseBook
+from mamori.api.intake import Intake
+from mamori.api.metrics import ApiMetrics
+from mamori.api.settings import ApiSettings
+from mamori.govern.identity import Identity
+from mamori.store.lake import EventLake
+from mamori.store.sql import OperationalStore
+
+
+@dataclass
+class Services:
+    """One API server's collaborators, built once by `open_services`."""
+
+    settings: ApiSettings
+    store: OperationalStore
+    lake: EventLake
+    engine: sa.Engine
+    identity: Identity
+    cases: CaseBook
+    intake: Intake
+    metrics: ApiMetrics
+
+    def close(self) -> None:
+        self.intake.close()
+        self.store.close()
+        self.engine.dispose()
+
+
+def open_services(settings: ApiSettings) -> Services:
+    """Open the data folder: the store (its schema migrated), the lake, identity, ingest."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = OperationalStore(settings.database)  # runs the Alembic migrations
+    engine = sa.create_engine(settings.database)
+    lake = EventLake(settings.data_dir / "lake")
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+    )
+    intake = Intake(
+        settings.data_dir,
+        store,
+        lake,
+        batch_rows=settings.engine_batch_rows,
+        incident_every_s=settings.incident_every_s,
+        checkpoint_every_s=settings.checkpoint_every_s,
+        max_pending_events=settings.max_pending_events,
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        lake=lake,
+        engine=engine,
+        identity=Identity(engine, hasher=hasher, token_cache_s=settings.token_cache_s),
+        cases=CaseBook(engine),
+        intake=intake,
+        metrics=ApiMetrics(),
+    )
+
+
+def services(request: Request) -> Services:
+    """The app's services (a FastAPI dependency)."""
+    found: Services = request.app.state.services
+    return found

@@ -1,0 +1,45 @@
+"""What an API server needs to know: where its data is and how much it accepts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Settings of one API server.
+
+    `data_dir` holds the event lake (``lake/``), the ingest spool (``spool/``), quarantine
+    files and the engines' checkpoints; the operational database is `database_url`, by
+    default the SQLite file ``data_dir/mamori.db``.
+    """
+
+    data_dir: Path
+    database_url: str | None = None
+    #: Largest request body in bytes, and the larger allowance of the ingest route.
+    max_body_bytes: int = 1 << 20
+    max_ingest_bytes: int = 64 << 20
+    #: Requests per second each caller (token, session or address) may make, and its burst.
+    rate_per_s: float = 200.0
+    rate_burst: int = 400
+    #: Hunting: seconds a query may run, and rows it may return at most.
+    hunt_timeout_s: float = 10.0
+    hunt_max_rows: int = 10_000
+    #: Console cookies carry the Secure flag (turn off only for plain-HTTP development).
+    secure_cookies: bool = True
+    #: Engine: rows per micro-batch, seconds between incident rebuilds and checkpoints, and
+    #: events waiting for the engine beyond which ingest answers 503 (retry later).
+    engine_batch_rows: int = 250_000
+    incident_every_s: float = 2.0
+    checkpoint_every_s: float = 5.0
+    max_pending_events: int = 5_000_000
+    #: Seconds a verified API token is remembered (argon2 is paid once per this period).
+    token_cache_s: float = 30.0
+    #: Argon2 parameters (time cost, memory KiB); tests lower them.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{Path(self.data_dir) / 'mamori.db'}"
