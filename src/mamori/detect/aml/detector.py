@@ -91,6 +91,7 @@ class AmlGraph(Detector):
         if new.height == 0:
             return empty_alerts()
         findings = self.score(new)
+        self.graph.evict()
         if findings.height == 0:
             return empty_alerts()
         kept, self.fired = once_per_bucket(
@@ -102,22 +103,51 @@ class AmlGraph(Detector):
         return self._alerts(kept)
 
     def score(self, new: pl.DataFrame) -> pl.DataFrame:
-        """Findings (`typologies.FINDING`) that the `new` edges make true, over the window."""
-        edges = self.graph.edges.with_columns(
-            _new=pl.col("event_id").is_in(new["event_id"].implode())
+        """Findings (`typologies.FINDING`) that the `new` edges make true, over the window.
+
+        Each scorer gets only the edges it can use: the time-bounded ones (fans,
+        pass-through, paths) the rows within their look-back before the batch's earliest new
+        edge; the identical-amount fans the rows of the (payee or payer, amount) keys the
+        new edges touch; rings the rows of the devices and addresses they touch. Results
+        are those of scoring over the whole window.
+        """
+        edges, accounts, th = self.graph.edges, self.graph.accounts, self.thresholds
+        ids = new["event_id"].implode()
+        first = pl.lit(new["time"].min())
+
+        def marked(rows: pl.DataFrame) -> pl.DataFrame:
+            return rows.with_columns(_new=pl.col("event_id").is_in(ids))
+
+        def since(back: timedelta) -> pl.DataFrame:
+            return marked(edges.filter(pl.col("time") > first - back))
+
+        found_paths, cut = paths(
+            since(th.hop_within * (th.max_hops - 1) + timedelta(microseconds=1)),
+            accounts,
+            th,
+            self.graph.watch_since,
         )
-        accounts, th = self.graph.accounts, self.thresholds
-        found_paths, cut = paths(edges, accounts, th, self.graph.watch_since)
         self.paths_cut += cut
+        fan_edges = since(th.fan_window)
+        alike = {
+            inward: marked(edges.filter(pl.col(key).is_in(new[key].implode())))
+            for inward, key in ((True, "in_key"), (False, "out_key"))
+        }
+        shared = marked(
+            edges.filter(
+                pl.col("device").is_in(new["device"].drop_nulls().implode())
+                | pl.col("ip").is_in(new["ip"].drop_nulls().implode())
+            )
+        )
         return pl.concat(
             [
-                fans(edges, accounts, th, inward=True),
-                fans(edges, accounts, th, inward=False),
-                alike_fans(edges, accounts, th, inward=True),
-                alike_fans(edges, accounts, th, inward=False),
-                pass_through(edges, accounts, th),
+                fans(fan_edges, accounts, th, inward=True),
+                fans(fan_edges, accounts, th, inward=False),
+                alike_fans(alike[True], accounts, th, inward=True),
+                alike_fans(alike[False], accounts, th, inward=False),
+                pass_through(since(th.pass_window), accounts, th),
                 found_paths,
-                rings(edges, accounts, th),
+                rings(shared, accounts, th),
             ]
         )
 

@@ -9,8 +9,12 @@ every correspondent bank pays into those, a fan-in by nature. When both legs of 
 transfer between two of the bank's accounts arrive in one batch (a debit and a credit with
 the same accounts, amount and time), they are one edge.
 
-The state is bounded: edges older than `window` before the newest are evicted, and beyond
-`max_edges` the oldest go first; either way they are counted in `evicted_edges`. The bank's
+The state is bounded: once a batch has been scored (`evict`), edges older than `window`
+before the newest are evicted, and beyond `max_edges` the oldest go first; either way they
+are counted in `evicted_edges`. Each edge carries two keys, hashes of (tenant, payee,
+amount) and (tenant, payer, amount), so the identical-amount scorers pick their few rows
+out of millions with one integer membership test; the keys are recomputed on `restore`,
+never stored. The bank's
 own accounts (those seen in the `account` column) keep their first and last sighting, at
 most `max_accounts` of them, least recently seen evicted first (`evicted_accounts`).
 
@@ -25,8 +29,8 @@ most `max_accounts` of them, least recently seen evicted first (`evicted_account
 >>> graph.add(edges_of(rows[:2]), held_of(rows[:2])).height, graph.edges.height
 (1, 1)
 >>> _ = graph.add(edges_of(rows[2:]), held_of(rows[2:]))
->>> graph.edges["dst"].to_list(), graph.evicted_edges, graph.accounts.height
-(['X9'], 1, 2)
+>>> graph.edges.height, graph.evict(), graph.edges["dst"].to_list(), graph.accounts.height
+(2, 1, ['X9'], 2)
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ EDGE: dict[str, pl.DataType] = {
     "event_id": pl.String(),
     "device": pl.String(),  # the device and address the paying side used, where known
     "ip": pl.String(),
+}
+
+KEYS: dict[str, pl.Expr] = {
+    "in_key": pl.struct("tenant", "dst", "amount").hash(17),  # one payee, one amount
+    "out_key": pl.struct("tenant", "src", "amount").hash(17),  # one payer, one amount
 }
 
 ACCOUNT: dict[str, pl.DataType] = {
@@ -82,6 +91,7 @@ def edges_of(batch: pl.DataFrame, skip_channels: tuple[str, ...] = ()) -> pl.Dat
         )
         .sort("time", "device", nulls_last=True, maintain_order=True)
         .unique(["tenant", "src", "dst", "amount", "time"], keep="first", maintain_order=True)
+        .with_columns(**KEYS)
     )
 
 
@@ -106,15 +116,15 @@ class TransferGraph:
         max_accounts: int = 5_000_000,
     ) -> None:
         self.window, self.max_edges, self.max_accounts = window, max_edges, max_accounts
-        self.edges = pl.DataFrame(schema=EDGE)
+        self.edges = pl.DataFrame(schema=EDGE).with_columns(**KEYS)
         self.accounts = pl.DataFrame(schema=ACCOUNT)
         self.watch_since: datetime | None = None
         self.evicted_edges = 0
         self.evicted_accounts = 0
 
     def add(self, edges: pl.DataFrame, held: pl.DataFrame) -> pl.DataFrame:
-        """Add a batch's edges and accounts; evict what falls out; return the new edges
-        (those not already held: a batch seen twice adds nothing)."""
+        """Add a batch's edges (from `edges_of`) and accounts; return the new edges (those
+        not already held: a batch seen twice adds nothing). Call `evict` once scored."""
         if held.height:
             earliest = held["first_seen"].min()
             assert isinstance(earliest, datetime)
@@ -130,13 +140,21 @@ class TransferGraph:
         if fresh.height == 0:
             return fresh
         self.edges = pl.concat([self.edges, fresh])
+        return fresh
+
+    def evict(self) -> int:
+        """Drop edges older than `window` before the newest, then the oldest beyond
+        `max_edges`; return how many went."""
+        if self.edges.height == 0:
+            return 0
         newest = self.edges["time"].max()
         keep = self.edges.filter(pl.col("time") > pl.lit(newest) - self.window)
         if keep.height > self.max_edges:
             keep = keep.sort("time", maintain_order=True).tail(self.max_edges)
-        self.evicted_edges += self.edges.height - keep.height
+        gone = self.edges.height - keep.height
+        self.evicted_edges += gone
         self.edges = keep
-        return fresh
+        return gone
 
     def _add_accounts(self, held: pl.DataFrame) -> None:
         merged = (
@@ -152,14 +170,14 @@ class TransferGraph:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "frames": {"edges": self.edges, "accounts": self.accounts},
+            "frames": {"edges": self.edges.select(list(EDGE)), "accounts": self.accounts},
             "watch_since": None if self.watch_since is None else self.watch_since.isoformat(),
             "evicted_edges": self.evicted_edges,
             "evicted_accounts": self.evicted_accounts,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.edges = state["frames"]["edges"]
+        self.edges = state["frames"]["edges"].select(list(EDGE)).with_columns(**KEYS)
         self.accounts = state["frames"]["accounts"]
         since = state.get("watch_since")
         self.watch_since = None if since is None else datetime.fromisoformat(since)

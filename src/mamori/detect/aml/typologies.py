@@ -8,8 +8,9 @@ scored (it can act on those); other accounts appear as evidence.
 
 - fan-in / fan-out: many distinct payers into one account (or payees out of it) within
   `fan_window`; the *alike* variant counts distinct payers (payees) moving the identical
-  amount, to the cent, within the whole graph window, the mark of one controller
-  scripting many accounts (smurfing).
+  amount, to the cent, within `alike_window` (90 days) before each new edge, the mark of
+  one controller scripting many accounts (smurfing) whatever the pace: daily, weekly or
+  every 40 days all fall inside it.
 - pass-through: within `pass_window`, money out of an account is most of what came in.
 - cycles: money returns to where it started through 3 to `max_hops` accounts, each hop
   later than the one before (within `hop_within`) and keeping at least `retention` of it.
@@ -72,7 +73,8 @@ class Thresholds:
 
     fan_window: timedelta = timedelta(hours=24)
     fan_min: int = 10  # distinct payers (payees) within fan_window
-    alike_min: int = 3  # distinct payers (payees) of one identical amount within the window
+    alike_min: int = 3  # distinct payers (payees) of one identical amount within alike_window
+    alike_window: timedelta = timedelta(days=90)
     pass_window: timedelta = timedelta(hours=12)
     pass_ratio: float = 0.7  # money out / money in
     pass_min_amount: float = 2_000.0
@@ -167,24 +169,34 @@ def fans(
 def alike_fans(
     edges: pl.DataFrame, accounts: pl.DataFrame, th: Thresholds, *, inward: bool
 ) -> pl.DataFrame:
-    """Many distinct counterparties moving the identical amount to (from) one account."""
+    """Many distinct counterparties moving the identical amount to (from) one account within
+    `alike_window` before a new edge. `edges` may be only the rows of the keys the new
+    edges touch (``in_key`` / ``out_key`` of `mamori.detect.aml.graph`)."""
     hub, peer = ("dst", "src") if inward else ("src", "dst")
     name = "fan_in_alike" if inward else "fan_out_alike"
     key = ["tenant", hub, "amount"]
-    mine = _held(edges, accounts, hub).join(
-        edges.filter("_new").select(key).unique(), on=key, how="semi"
+    mine = (
+        _held(edges, accounts, hub)
+        .join(edges.filter("_new").select(key).unique(), on=key, how="semi")
+        .sort(*key, "time")
+    )
+    if mine.height == 0:
+        return empty_findings()
+    rolled = mine.rolling("time", period=th.alike_window, group_by=key).agg(
+        size=pl.col(peer).n_unique(), _new=pl.col("_new").last()
     )
     groups = (
-        mine.group_by(key)
-        .agg(size=pl.col(peer).n_unique(), time=pl.col("time").max())
-        .filter(pl.col("size") >= th.alike_min)
+        rolled.filter(pl.col("_new") & (pl.col("size") >= th.alike_min))
         .sort("size", "time")
         .group_by("tenant", hub)
         .last()
     )
     if groups.height == 0:
         return empty_findings()
-    listed = _latest_edges(mine.join(groups.select(key), on=key), key, th.evidence_max)
+    evidence = mine.join(groups.select(*key, _at="time"), on=key).filter(
+        (pl.col("time") <= pl.col("_at")) & (pl.col("time") > pl.col("_at") - th.alike_window)
+    )
+    listed = _latest_edges(evidence, key, th.evidence_max)
     return _findings(
         groups.join(listed, on=key).with_columns(
             account=pl.col(hub),
