@@ -43,7 +43,7 @@ def stuffing_lines(prefix: str = "198.51.100", users: int = 8, tries: int = 3) -
     return b"\n".join(orjson.dumps(e) for e in events)
 
 
-def test_settings(data_dir: Path, **overrides: object) -> ApiSettings:
+def settings_for_tests(data_dir: Path, **overrides: object) -> ApiSettings:
     """Settings for tests: cheap argon2, plain-HTTP cookies, fast engine turns."""
     values: dict[str, object] = {
         "argon2_time_cost": 1,
@@ -75,7 +75,7 @@ class World:
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data_dir = tmp_path_factory.mktemp("api")
-    app = create_app(test_settings(data_dir))
+    app = create_app(settings_for_tests(data_dir))
     services = app.state.services
     identity = services.identity
     with TestClient(app) as client:

@@ -47,8 +47,8 @@ from mamori.web.console.charts import TYPE_COLOURS, bars, entity_graph, trend
 
 __all__ = ["LANGUAGE_COOKIE", "router"]
 
-router = APIRouter(include_in_schema=False)
-router.include_router(actions.router, include_in_schema=True)
+router = APIRouter()
+router.include_router(actions.router)
 
 LANGUAGE_COOKIE = "mamori_lang"
 #: Seconds between the live stream's looks at the store, and the longest a stream stays
@@ -79,7 +79,7 @@ _STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/sv
 _ASSETS = {p.name: p for p in STATIC.iterdir() if p.suffix in _STATIC_TYPES}
 
 
-@router.get("/console/static/{name}")
+@router.get("/console/static/{name}", include_in_schema=False)
 def static_asset(name: str) -> Response:
     """One of the console's CSS, JS or SVG files (cached for an hour)."""
     path = _ASSETS.get(name)
@@ -163,14 +163,14 @@ def _fmt_time(value: Any) -> str:
 # --- login ----------------------------------------------------------------------------------
 
 
-@router.get("/console/login")
+@router.get("/console/login", include_in_schema=False)
 def login_page(request: Request, found: Found, next: str = "/console/") -> Response:
     if _session(request, found) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
     return _render(request, "login.html.j2", None, next=_safe_next(next), failed=False)
 
 
-@router.post("/console/login")
+@router.post("/console/login", include_in_schema=False)
 def login(
     request: Request,
     found: Found,
@@ -208,7 +208,7 @@ def login(
     return response
 
 
-@router.post("/console/logout")
+@router.post("/console/logout", include_in_schema=False)
 def logout(request: Request, found: Found, csrf_token: Annotated[str, Form()] = "") -> Response:
     session = _session(request, found)
     if session is not None and constant_time_equal(csrf_token, session.csrf_token):
@@ -219,7 +219,7 @@ def logout(request: Request, found: Found, csrf_token: Annotated[str, Form()] = 
     return response
 
 
-@router.get("/console/language/{language}")
+@router.get("/console/language/{language}", include_in_schema=False)
 def set_language(language: str, next: str = "/console/") -> Response:
     response = RedirectResponse(_safe_next(next), status_code=303)
     if language in LANGUAGES:
@@ -255,7 +255,7 @@ def _incidents_with_cases(found: Services, tenant: str) -> pl.DataFrame:
     return incidents
 
 
-@router.get("/console/")
+@router.get("/console/", include_in_schema=False)
 def overview(request: Request, found: Found, context: Context) -> Response:
     session = _session(request, found)
     if session is None:
@@ -304,7 +304,7 @@ def overview(request: Request, found: Found, context: Context) -> Response:
     )
 
 
-@router.get("/console/incidents")
+@router.get("/console/incidents", include_in_schema=False)
 def incidents_page(
     request: Request, found: Found, min_level: Annotated[int, Query(ge=1, le=5)] = 1
 ) -> Response:
@@ -322,7 +322,7 @@ def incidents_page(
     )
 
 
-@router.get("/console/alerts")
+@router.get("/console/alerts", include_in_schema=False)
 def alerts_page(
     request: Request,
     found: Found,
@@ -356,7 +356,7 @@ def alerts_page(
     )
 
 
-@router.get("/console/incidents/{incident_id}")
+@router.get("/console/incidents/{incident_id}", include_in_schema=False)
 def incident_page(request: Request, incident_id: str, found: Found, context: Context) -> Response:
     session = _session(request, found)
     if session is None:
@@ -401,7 +401,7 @@ def incident_page(request: Request, incident_id: str, found: Found, context: Con
     )
 
 
-@router.get("/console/entities/{entity_type}/{entity_id}")
+@router.get("/console/entities/{entity_type}/{entity_id}", include_in_schema=False)
 def entity_page(request: Request, entity_type: str, entity_id: str, found: Found) -> Response:
     session = _session(request, found)
     if session is None:
@@ -428,7 +428,7 @@ def entity_page(request: Request, entity_type: str, entity_id: str, found: Found
     )
 
 
-@router.get("/console/actions")
+@router.get("/console/actions", include_in_schema=False)
 def actions_page(request: Request, found: Found, context: Context) -> Response:
     session = _session(request, found)
     if session is None:
@@ -443,7 +443,7 @@ def actions_page(request: Request, found: Found, context: Context) -> Response:
     )
 
 
-@router.api_route("/console/hunt", methods=["GET", "POST"])
+@router.api_route("/console/hunt", methods=["GET", "POST"], include_in_schema=False)
 async def hunt_page(request: Request, found: Found) -> Response:
     session = await run_in_threadpool(_session, request, found)
     if session is None:
@@ -473,7 +473,7 @@ async def hunt_page(request: Request, found: Found) -> Response:
     return _render(request, "hunt.html.j2", session, sql=sql, result=result, error=error)
 
 
-@router.get("/console/audit")
+@router.get("/console/audit", include_in_schema=False)
 def audit_page(request: Request, found: Found, context: Context) -> Response:
     session = _session(request, found)
     if session is None:
@@ -490,7 +490,7 @@ def audit_page(request: Request, found: Found, context: Context) -> Response:
     )
 
 
-@router.get("/console/sector")
+@router.get("/console/sector", include_in_schema=False)
 def sector_page(request: Request, found: Found) -> Response:
     session = _session(request, found)
     if session is None:
@@ -514,7 +514,7 @@ def sector_page(request: Request, found: Found) -> Response:
 # --- live updates ---------------------------------------------------------------------------
 
 
-@router.get("/console/live")
+@router.get("/console/live", include_in_schema=False)
 async def live(request: Request, found: Found) -> Response:
     session = await run_in_threadpool(_session, request, found)
     if session is None:

@@ -112,20 +112,27 @@ class Guards:
         if length is not None and (not length.isdigit() or int(length) > allowance):
             await _refuse(send, 413, f"the request body is over the limit of {allowance:,} bytes")
             return
-        seen = {"bytes": 0}
+        state = {"bytes": 0, "refused": False}
 
         async def receive_counting() -> Message:
             message = await receive()
             if message["type"] == "http.request":
-                seen["bytes"] += len(message.get("body", b""))
-                if seen["bytes"] > allowance:
+                state["bytes"] += len(message.get("body", b""))
+                if state["bytes"] > allowance and not state["refused"]:
+                    # answer now; whatever the app makes of the broken-off body is dropped
+                    state["refused"] = True
+                    await _refuse(send, 413, BodyTooLarge(allowance).args[0])
                     raise BodyTooLarge(allowance)
             return message
 
+        async def send_unless_refused(message: Message) -> None:
+            if not state["refused"]:
+                await send(message)
+
         try:
-            await self.app(scope, receive_counting, send)
-        except BodyTooLarge as error:
-            await _refuse(send, 413, str(error))
+            await self.app(scope, receive_counting, send_unless_refused)
+        except BodyTooLarge:
+            pass  # answered with 413 already
 
 
 class BodyTooLarge(Exception):
