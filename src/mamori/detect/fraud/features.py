@@ -182,6 +182,8 @@ def _ensure(frame: pl.DataFrame, columns: set[str]) -> pl.DataFrame:
 
 def _codes(*series: pl.Series) -> list[np.ndarray]:
     """Shared integer codes for the values of several string series (-1 for null)."""
+    if all(s.null_count() == len(s) for s in series):
+        return [np.full(len(s), -1, dtype=np.int64) for s in series]
     hashes = [s.hash(0x66726175).to_numpy() for s in series]
     _, inverse = np.unique(np.concatenate(hashes), return_inverse=True)
     out, at = [], 0
@@ -262,16 +264,14 @@ def batch_features(
             cols[f"{r.entity}_{'fraud_share' if r.share else 'frauds'}_{w}"] = np.where(
                 codes < 0, np.nan, value
             )
-    pairs = frame.select(
-        pl.concat_str([_entity_expr("payer"), pl.col(c).cast(pl.String)], separator="\x1f")
-        .alias(name)
-        for name, c in NOVELTY.items()
-    )
-    for name in NOVELTY:
-        (codes,) = _codes(pairs[name])
-        if not np.any(codes >= 0):
+    for name, column in NOVELTY.items():
+        if frame[column].null_count() == frame.height or ent["payer"].null_count() == ent.height:
             cols[name] = np.full(len(tq), np.nan)
             continue
+        pair = frame.select(
+            pl.concat_str([_entity_expr("payer"), pl.col(column).cast(pl.String)], separator="\x1f")
+        ).to_series()
+        (codes,) = _codes(pair)
         query = BatchStream(codes, times, ones[:, None]).query(codes, times, own=True)
         n = query.sums(WINDOWS[NOVELTY_WINDOW])[q]
         cols[name] = np.where(codes[q] < 0, np.nan, (n[:, 0] == 1) * 1.0)

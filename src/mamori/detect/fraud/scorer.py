@@ -133,6 +133,19 @@ class FraudScorer:
         if self._labels is not None:
             self._labels = self._labels.filter(pl.col("known_at") > latest - _LABEL_HISTORY)
 
+    def state(self) -> dict[str, pl.DataFrame]:
+        """The history and labels, as frames (for a detector's snapshot)."""
+        state = {"history": self._history_frame()}
+        if self._labels is not None:
+            state["labels"] = self._labels
+        return state
+
+    def load_state(self, state: Mapping[str, pl.DataFrame]) -> None:
+        """Continue from `state()`; the per-entity state is rebuilt when first needed."""
+        self._history = state["history"].select(HISTORY_COLUMNS)
+        self._labels = state.get("labels")
+        self._pending, self._online = [], None
+
     # --- scoring -------------------------------------------------------------------------
 
     def score_batch(self, batch: pl.DataFrame) -> pl.DataFrame:

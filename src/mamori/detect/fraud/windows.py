@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 _SHIFT = 32  # entity code in the high bits, the item's rank in time order in the low bits
+_LOW = (1 << _SHIFT) - 1
 
 
 class BatchStream:
@@ -43,14 +44,12 @@ class BatchStream:
             raise ValueError("stream items must be in time order")
         self.times = times
         valid = np.flatnonzero(codes >= 0)
-        keys = (codes[valid].astype(np.int64) << _SHIFT) | valid
-        by_key = np.argsort(keys, kind="stable")
-        self.keys = keys[by_key]
-        kept = values[valid[by_key]].astype(np.int64)
-        self.prefix = np.zeros((len(kept) + 1, values.shape[1]), dtype=np.int64)
-        np.cumsum(kept, axis=0, out=self.prefix[1:])
-        self.item_times = times[valid[by_key]]
-        self.own_order = np.concatenate([np.flatnonzero(codes < 0), valid[by_key]])
+        self.keys = np.sort((codes[valid].astype(np.int64) << _SHIFT) | valid)  # keys unique
+        item = self.keys & _LOW
+        self.prefix = np.zeros((len(item) + 1, values.shape[1]), dtype=np.int64)
+        np.cumsum(values[item], axis=0, out=self.prefix[1:])
+        self.item_times = times[item]
+        self.own_order = np.concatenate([np.flatnonzero(codes < 0), item])
 
     def query(self, codes: np.ndarray, times: np.ndarray, *, own: bool = False) -> WindowQuery:
         """Window queries at time-ordered `times` for entity `codes`. With `own`, the query
