@@ -370,7 +370,7 @@ def incident_page(request: Request, incident_id: str, found: Found, context: Con
         incident["status"] = case["status"]
     alerts: pl.DataFrame = incident.pop("alerts")
     rows = alerts.rows(named=True)
-    edges = []
+    edges: list[tuple[str, str]] = []
     for row in rows:
         own = f"{row['entity_type']}:{row['entity_id']}"
         edges.extend((own, other) for other in row["related"] or [])
