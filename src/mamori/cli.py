@@ -478,20 +478,8 @@ def report(data_dir: Path, out_dir: Path | None) -> None:
     out.print(f"report: {path}")
 
 
-@main.command()
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("data/report"),
-)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True)
-def serve(directory: Path, host: str, port: int) -> None:
-    """Serve the report folder.  Example: mamori serve --dir data/report"""
-    from mamori.web.serve import serve as serve_dir
-
-    serve_dir(directory, host=host, port=port)
+# `mamori serve` (the API and console over a data folder) is registered at the end, from
+# mamori.api.commands; the report is served there at /report.
 
 
 @main.command()
@@ -797,6 +785,12 @@ eval_group.add_command(eval_injection)
 from mamori.detect.intel.commands import intel_group  # noqa: E402
 
 main.add_command(intel_group)
+
+from mamori.api.commands import serve, tenants_group, users_group  # noqa: E402
+
+main.add_command(serve)
+main.add_command(tenants_group)
+main.add_command(users_group)
 
 
 if __name__ == "__main__":

@@ -41,12 +41,10 @@ __all__ = ["CAPABILITY_ROUTERS", "ApiSettings", "create_app"]
 log = logging.getLogger("mamori.api")
 
 #: Modules of other capabilities that expose a FastAPI ``router`` to include, when present.
-#: Add a line here to plug one in (e.g. fraud scoring's POST /v1/score/transaction).
+#: Add a line here to plug one in, e.g. "mamori.detect.fraud.api" for fraud scoring's
+#: POST /v1/score/transaction.
 CAPABILITY_ROUTERS: tuple[str, ...] = (
-    "mamori.api.console",  # the web console's pages
-    "mamori.respond.api",  # response playbooks and approvals
-    "mamori.detect.fraud.api",  # real-time transaction scoring
-    "mamori.analyst.api",  # AI triage and the audit trail
+    "mamori.api.console",  # the web console's pages (it includes the response actions)
 )
 
 

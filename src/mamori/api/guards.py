@@ -13,6 +13,7 @@ One ASGI middleware (no per-request task switching of Starlette's BaseHTTPMiddle
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import threading
@@ -129,10 +130,8 @@ class Guards:
             if not state["refused"]:
                 await send(message)
 
-        try:
+        with contextlib.suppress(BodyTooLarge):  # answered with 413 already
             await self.app(scope, receive_counting, send_unless_refused)
-        except BodyTooLarge:
-            pass  # answered with 413 already
 
 
 class BodyTooLarge(Exception):
