@@ -185,3 +185,15 @@ def test_snapshot_and_restore_give_the_alerts_of_one_uninterrupted_run(cut, tmp_
     after = second.process(rows[cut:])
     assert rules(pl.concat([before, after])) == rules(expected)
     assert set(rules(expected)) >= {("aml-fan_in", "A1"), ("aml-pass_through", "A1")}
+
+
+def test_a_scheme_paying_every_40_days_names_each_payer_in_one_long_batch():
+    day = 60 * 24
+    payers = [f"P{i}" for i in range(6)]
+    rows = credits("H1", payers, amount=201.63, step=40 * day)  # 200 days in one batch
+    alerts = AmlGraph().process(tx(rows))
+    assert set(alerts["rule_id"]) == {"aml-fan_in_alike"} and alerts.height == 4
+    named = {a for e in alerts["explanation"] for a in json.loads(e)["accounts"]}
+    assert named == {"H1", *payers}
+    sizes = [json.loads(e)["size"] for e in alerts["explanation"]]
+    assert sizes == [3, 3, 3, 3]  # never more than three payers within 90 days

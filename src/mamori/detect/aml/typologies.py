@@ -185,20 +185,21 @@ def alike_fans(
     rolled = mine.rolling("time", period=th.alike_window, group_by=key).agg(
         size=pl.col(peer).n_unique(), _new=pl.col("_new").last()
     )
-    groups = (
+    groups = (  # the best per day: a slow scheme's days each name their own payers
         rolled.filter(pl.col("_new") & (pl.col("size") >= th.alike_min))
         .sort("size", "time")
-        .group_by("tenant", hub)
+        .group_by("tenant", hub, pl.col("time").dt.truncate("1d").alias("_day"))
         .last()
+        .drop("_day")
     )
     if groups.height == 0:
         return empty_findings()
     evidence = mine.join(groups.select(*key, _at="time"), on=key).filter(
         (pl.col("time") <= pl.col("_at")) & (pl.col("time") > pl.col("_at") - th.alike_window)
     )
-    listed = _latest_edges(evidence, key, th.evidence_max)
+    listed = _latest_edges(evidence, [*key, "_at"], th.evidence_max)
     return _findings(
-        groups.join(listed, on=key).with_columns(
+        groups.join(listed, left_on=[*key, "time"], right_on=[*key, "_at"]).with_columns(
             account=pl.col(hub),
             typology=pl.lit(name),
             score=strength(pl.col("size") / th.alike_min),
