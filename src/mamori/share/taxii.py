@@ -166,8 +166,9 @@ class TaxiiServer:
             successes.append({"id": ident, "version": _version(obj), "date_added":
                               timestamp(added)})
             accepted.append(obj)
-        status = {
-            "id": str(uuid.uuid4()),
+        status_id = str(uuid.uuid4())
+        status: dict[str, Any] = {
+            "id": status_id,
             "status": "complete",
             "request_timestamp": timestamp(time.time_ns() // 1000),
             "total_count": len(objects),
@@ -177,11 +178,17 @@ class TaxiiServer:
             "successes": successes,
             "failures": failures,
         }
-        self.statuses[status["id"]] = status
+        self.statuses[status_id] = status
         if accepted:
             for listener in self.listeners:
                 listener(collection.id, who.tenant, accepted)
         return status
+
+    def publish(self, collection: str, objects: list[dict[str, Any]], by: str = "sector") -> None:
+        """Store objects the hub itself issues (sector campaigns) into a collection."""
+        with self._lock:
+            for obj in objects:
+                self.stores[collection].add(obj, by)
 
     @staticmethod
     def _refusal(collection: Collection, obj: Any) -> str | None:
@@ -195,7 +202,8 @@ class TaxiiServer:
         if level == "red":
             return "TLP:RED objects are never shared"
         if level and TLP_ORDER.index(level) > TLP_ORDER.index(collection.max_tlp):
-            return f"TLP:{level.upper()} is above this collection's TLP:{collection.max_tlp.upper()}"
+            ceiling = collection.max_tlp.upper()
+            return f"TLP:{level.upper()} is above this collection's TLP:{ceiling}"
         return None
 
     def page(
