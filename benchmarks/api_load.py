@@ -1,0 +1,274 @@
+"""Load on `mamori serve`: listing latency at N concurrent users, and ingest over HTTP.
+
+The server runs in its own process (``mamori serve`` under uvicorn, one worker, SQLite) over a
+fresh data folder seeded with alerts and incidents; this process is the load generator
+(httpx on asyncio). Each simulated user has its own API token.
+
+* Listing: every user loops GET /v1/incidents?limit=50 and GET /v1/alerts?limit=50, pausing
+  `--think` seconds (uniform 0..2×think) between requests; p50/p95/p99 over all requests.
+  ``--think 0`` gives the saturation figure (every user back-to-back).
+* Ingest: `--events` transactions as JSON lines in batches of `--batch`, posted by
+  `--senders` concurrent clients; events/s accepted over HTTP (validated, quarantined,
+  spooled), then the time until the engine has detected them all, and a check that the lake
+  holds every event sent (nothing lost).
+
+Run: python benchmarks/api_load.py --users 100 --seconds 20 --events 1000000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+
+TENANT = "bank-a"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seed(data_dir: Path, users: int, alerts: int, incidents: int) -> list[str]:
+    """A tenant, `users` users with a token each, and stored alerts and incidents."""
+    import sqlalchemy as sa
+
+    from mamori.events.schema import conform_alerts
+    from mamori.govern.identity import Identity
+    from mamori.store.migrations import upgrade
+    from mamori.store.sql import OperationalStore
+
+    url = f"sqlite:///{data_dir / 'mamori.db'}"
+    store = OperationalStore(url)
+    engine = sa.create_engine(url)
+    upgrade(engine)
+    identity = Identity(engine)
+    identity.create_tenant(TENANT)
+    tokens = []
+    for i in range(users):
+        identity.create_user(TENANT, f"user{i}", ["analyst"])
+        tokens.append(identity.issue_token(f"user{i}", "load")[0])
+    t0 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    rng = np.random.default_rng(7)
+    store.add_alerts(
+        conform_alerts(
+            pl.DataFrame(
+                {
+                    "alert_id": [f"a{i}" for i in range(alerts)],
+                    "tenant": TENANT,
+                    "time": [
+                        t0 + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 86400, alerts)
+                    ],
+                    "detector": rng.choice(["rules", "aml", "network", "sigma"], alerts),
+                    "rule_id": "r1",
+                    "title": "Seeded alert",
+                    "severity": rng.choice(["low", "medium", "high"], alerts),
+                    "score": rng.random(alerts),
+                    "entity_type": "customer",
+                    "entity_id": [f"c{i % 5000}" for i in range(alerts)],
+                }
+            )
+        )
+    )
+    frame = pl.DataFrame(
+        {
+            "incident_id": [f"i{i}" for i in range(incidents)],
+            "tenant": TENANT,
+            "first_seen": t0,
+            "last_seen": t0 + dt.timedelta(hours=1),
+            "title": "Seeded incident",
+            "risk": rng.integers(0, 101, incidents),
+            "level": rng.integers(1, 6, incidents),
+            "alert_count": 1,
+            "stages": [["initial_access"]] * incidents,
+            "entities": [[f"customer:c{i}"] for i in range(incidents)],
+        }
+    )
+    links = pl.DataFrame(
+        {"incident_id": frame["incident_id"], "alert_id": [f"a{i}" for i in range(incidents)]}
+    )
+    store.upsert_incidents(frame, links)
+    store.close()
+    engine.dispose()
+    return tokens
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "mamori.cli", "serve", "--data-dir", str(data_dir),
+               "--port", str(port), "--insecure-cookies"]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the server did not start: " + server.stderr.read().decode()[-2000:])
+
+
+async def listing(base: str, tokens: list[str], seconds: float, think: float) -> dict[str, object]:
+    latencies: dict[str, list[float]] = {"incidents": [], "alerts": []}
+    errors = 0
+    limits = httpx.Limits(max_connections=len(tokens) + 10)
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        for token in tokens:  # warm the token cache (argon2 once per token)
+            await client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        stop = time.perf_counter() + seconds
+
+        async def user(token: str, turn: int) -> None:
+            nonlocal errors
+            headers = {"Authorization": f"Bearer {token}"}
+            await asyncio.sleep(random.random() * max(think, 0.01))
+            while time.perf_counter() < stop:
+                what = ("incidents", "alerts")[turn % 2]
+                turn += 1
+                started = time.perf_counter()
+                answer = await client.get(f"/v1/{what}?limit=50", headers=headers)
+                latencies[what].append(time.perf_counter() - started)
+                errors += answer.status_code != 200
+                if think:
+                    await asyncio.sleep(random.uniform(0, 2 * think))
+
+        await asyncio.gather(*(user(t, i) for i, t in enumerate(tokens)))
+    result: dict[str, object] = {"errors": errors}
+    for what, values in latencies.items():
+        ms = np.array(values) * 1000
+        result[what] = {
+            "requests": len(values),
+            "per_s": round(len(values) / seconds, 1),
+            "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p95_ms": round(float(np.percentile(ms, 95)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        }
+    return result
+
+
+def transactions(n: int) -> pl.DataFrame:
+    rng = np.random.default_rng(11)
+    t0 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    return pl.DataFrame(
+        {
+            "time": pl.datetime_range(t0, t0 + dt.timedelta(microseconds=n - 1) * 80_000,
+                                      dt.timedelta(milliseconds=80), eager=True)[:n],  # fmt: skip
+            "account": [f"acc{i}" for i in rng.integers(0, 20_000, n)],
+            "customer": [f"cust{i}" for i in rng.integers(0, 20_000, n)],
+            "amount": np.round(rng.gamma(2.0, 40.0, n), 2),
+            "currency": "JPY",
+            "direction": "debit",
+            "channel": rng.choice(["card_present", "online", "atm"], n),
+            "status": "approved",
+            "country": "JP",
+        }
+    ).with_columns(pl.col("time").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ"))
+
+
+async def ingest(base: str, token: str, events: int, batch: int, senders: int) -> dict[str, object]:
+    frame = transactions(events)
+    bodies = [frame.slice(o, batch).write_ndjson().encode() for o in range(0, events, batch)]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    accepted = quarantined = refused = 0
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    async with httpx.AsyncClient(base_url=base, timeout=300) as client:
+        started = time.perf_counter()
+
+        async def sender() -> None:
+            nonlocal accepted, quarantined, refused
+            while not queue.empty():
+                body = queue.get_nowait()
+                while True:
+                    answer = await client.post("/v1/ingest?kind=transaction", content=body,
+                                               headers=headers)  # fmt: skip
+                    if answer.status_code == 503:  # the engine is behind: back off, retry
+                        refused += 1
+                        await asyncio.sleep(1)
+                        continue
+                    result = answer.json()
+                    accepted += result["accepted"]
+                    quarantined += result["quarantined"]
+                    break
+
+        await asyncio.gather(*(sender() for _ in range(senders)))
+        http_s = time.perf_counter() - started
+        while True:
+            status = (await client.get("/v1/ingest/status", headers=headers)).json()
+            if status["pending_events"] == 0 and status["processed_events"] >= accepted:
+                break
+            await asyncio.sleep(0.2)
+        detected_s = time.perf_counter() - started
+        counted = await client.post(
+            "/v1/hunt",
+            json={"sql": "SELECT count(*) AS n FROM transactions"},
+            headers={"Authorization": headers["Authorization"]},
+        )
+    if counted.status_code != 200:
+        raise RuntimeError(f"counting the lake failed: {counted.text}")
+    in_lake = counted.json()["rows"][0]["n"]
+    return {
+        "events_sent": events,
+        "accepted": accepted,
+        "quarantined": quarantined,
+        "retried_503": refused,
+        "http_seconds": round(http_s, 2),
+        "events_per_s_http": round(events / http_s),
+        "seconds_until_detected": round(detected_s, 2),
+        "events_per_s_end_to_end": round(events / detected_s),
+        "events_in_lake": in_lake,
+        "lost": events - in_lake,
+        "engine_errors": status["errors"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--think", type=float, default=1.0, help="Mean pause per user (s).")
+    parser.add_argument("--alerts", type=int, default=50_000)
+    parser.add_argument("--incidents", type=int, default=2_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="mamori-load-"))
+    tokens = seed(data_dir, args.users, args.alerts, args.incidents)
+    port = _free_port()
+    server = start_server(data_dir, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        result = {
+            "users": args.users,
+            "think_s": args.think,
+            "seeded": {"alerts": args.alerts, "incidents": args.incidents},
+            "listing": asyncio.run(listing(base, tokens, args.seconds, args.think)),
+            "ingest": asyncio.run(
+                ingest(base, tokens[0], args.events, args.batch, args.senders)
+            ) if args.events else None,
+            "cpus": os.cpu_count(),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    print(json.dumps(result, indent=None if args.json else 2))
+
+
+if __name__ == "__main__":
+    main()
