@@ -242,3 +242,21 @@ def campaign_alerts(objects: list[dict[str, Any]], tenant: str) -> pl.DataFrame:
         "sector",
         ["tenant", "campaign", "level"],
     )
+
+
+def sector_hub(authenticate: Any, k: int = 3, window: timedelta = timedelta(days=3),
+               consent: frozenset[str] = frozenset(), sector: str = "sector") -> Any:
+    """A TAXII server for a sector hub: members post to ``indicators``, the campaign watch
+    counts institutions and publishes campaigns to ``early-warning`` for all to read."""
+    from mamori.share.taxii import Collection, TaxiiServer
+
+    server = TaxiiServer(
+        [Collection("indicators", "Indicators and sightings released by members"),
+         Collection("early-warning", "Sector campaigns", writers=frozenset())],
+        authenticate,
+    )
+    watch = CampaignWatch(k, window, consent, sector,
+                          publish=lambda objs: server.publish("early-warning", objs))
+    server.listeners.append(watch.listen)
+    server.watch = watch  # type: ignore[attr-defined]
+    return server

@@ -41,7 +41,7 @@ import os
 import tomllib
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,8 @@ class ReleasePolicy:
     tlp          TLP level per type; "*" is the default for types not listed
     amber_peers  peers that may receive TLP:AMBER and AMBER+STRICT objects
     detectors    only alerts of these detectors are released (empty: all)
+    lookback     indicators are valid from this long before the bank first saw them, so
+                 peers also match the campaign's earlier contacts with their own customers
     """
 
     sector: str
@@ -142,6 +144,7 @@ class ReleasePolicy:
     tlp: dict[str, str] = field(default_factory=lambda: {"*": "amber"})
     amber_peers: frozenset[str] = frozenset()
     detectors: frozenset[str] = frozenset()
+    lookback: timedelta = timedelta(days=7)
 
     def __post_init__(self) -> None:
         unknown = set(self.types) - set(RELEASABLE)
@@ -298,7 +301,7 @@ def _build(row: dict[str, Any], policy: ReleasePolicy, creator: str) -> list[dic
             name=f"Sector-reported {kind}" + ("" if kind in SALTED else f" {value}"),
             pattern=text,
             pattern_type="stix",
-            valid_from=first,
+            valid_from=_stamp(row["first_seen"] - policy.lookback),
             indicator_types=["malicious-activity"],
             labels=[f"mamori-{kind}"],
             **common,
