@@ -108,8 +108,9 @@ class AmlGraph(Detector):
         Each scorer gets only the edges it can use: the time-bounded ones (fans,
         pass-through, paths) the rows within their look-back before the batch's earliest new
         edge; the identical-amount fans the rows of the (payee or payer, amount) keys the
-        new edges touch; rings the rows of the devices and addresses they touch. Results
-        are those of scoring over the whole window.
+        new edges touch; rings each payer's latest payment per device and address
+        (`TransferGraph.shared`). Sizes, scores and times are those of scoring over the
+        whole window; a ring's evidence shows one payment per member.
         """
         edges, accounts, th = self.graph.edges, self.graph.accounts, self.thresholds
         ids = new["event_id"].implode()
@@ -133,12 +134,7 @@ class AmlGraph(Detector):
             inward: marked(edges.filter(pl.col(key).is_in(new[key].implode())))
             for inward, key in ((True, "in_key"), (False, "out_key"))
         }
-        shared = marked(
-            edges.filter(
-                pl.col("device").is_in(new["device"].drop_nulls().implode())
-                | pl.col("ip").is_in(new["ip"].drop_nulls().implode())
-            )
-        )
+        shared = marked(self.graph.shared)
         return pl.concat(
             [
                 fans(fan_edges, accounts, th, inward=True),

@@ -14,7 +14,9 @@ before the newest are evicted, and beyond `max_edges` the oldest go first; eithe
 are counted in `evicted_edges`. Each edge carries two keys, hashes of (tenant, payee,
 amount) and (tenant, payer, amount), so the identical-amount scorers pick their few rows
 out of millions with one integer membership test; the keys are recomputed on `restore`,
-never stored. The bank's
+never stored. Beside the edges, `shared` keeps a bounded summary for rings: each payer's
+latest payment per device and per address it paid from (one row per pair, so a ring's size
+never needs the millions of edges behind it); it is rebuilt from the edges on `restore`. The bank's
 own accounts (those seen in the `account` column) keep their first and last sighting, at
 most `max_accounts` of them, least recently seen evicted first (`evicted_accounts`).
 
@@ -95,6 +97,19 @@ def edges_of(batch: pl.DataFrame, skip_channels: tuple[str, ...] = ()) -> pl.Dat
     )
 
 
+def latest_per_device(edges: pl.DataFrame) -> pl.DataFrame:
+    """Each payer's last edge (in frame order: append in time order) per device and per
+    address: the rows of `edges` that show who paid from where, one per pair."""
+    return pl.concat(
+        [
+            edges.filter(pl.col(column).is_not_null()).unique(
+                ["tenant", column, "src"], keep="last", maintain_order=False
+            )
+            for column in ("device", "ip")
+        ]
+    ).unique(["tenant", "event_id"], keep="first", maintain_order=False)
+
+
 def held_of(batch: pl.DataFrame) -> pl.DataFrame:
     """The bank's own accounts a batch names, with their first and last time in it."""
     return (
@@ -117,6 +132,7 @@ class TransferGraph:
     ) -> None:
         self.window, self.max_edges, self.max_accounts = window, max_edges, max_accounts
         self.edges = pl.DataFrame(schema=EDGE).with_columns(**KEYS)
+        self.shared = self.edges
         self.accounts = pl.DataFrame(schema=ACCOUNT)
         self.watch_since: datetime | None = None
         self.evicted_edges = 0
@@ -140,6 +156,9 @@ class TransferGraph:
         if fresh.height == 0:
             return fresh
         self.edges = pl.concat([self.edges, fresh])
+        self.shared = latest_per_device(
+            pl.concat([self.shared, fresh.sort("time", maintain_order=True)])
+        )
         return fresh
 
     def evict(self) -> int:
@@ -154,6 +173,8 @@ class TransferGraph:
         gone = self.edges.height - keep.height
         self.evicted_edges += gone
         self.edges = keep
+        if gone:
+            self.shared = self.shared.filter(pl.col("time") >= pl.lit(keep["time"].min()))
         return gone
 
     def _add_accounts(self, held: pl.DataFrame) -> None:
@@ -178,6 +199,7 @@ class TransferGraph:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.edges = state["frames"]["edges"].select(list(EDGE)).with_columns(**KEYS)
+        self.shared = latest_per_device(self.edges.sort("time", maintain_order=True))
         self.accounts = state["frames"]["accounts"]
         since = state.get("watch_since")
         self.watch_since = None if since is None else datetime.fromisoformat(since)
