@@ -11,14 +11,17 @@ the same accounts, amount and time), they are one edge.
 
 The state is bounded: once a batch has been scored (`evict`), edges older than `window`
 before the newest are evicted, and beyond `max_edges` the oldest go first; either way they
-are counted in `evicted_edges`. Each edge carries two keys, hashes of (tenant, payee,
-amount) and (tenant, payer, amount), so the identical-amount scorers pick their few rows
-out of millions with one integer membership test; the keys are recomputed on `restore`,
-never stored. Beside the edges, `shared` keeps a bounded summary for rings: each payer's
-latest payment per device and per address it paid from (one row per pair, so a ring's size
-never needs the millions of edges behind it); it is rebuilt from the edges on `restore`. The bank's
-own accounts (those seen in the `account` column) keep their first and last sighting, at
-most `max_accounts` of them, least recently seen evicted first (`evicted_accounts`).
+are counted in `evicted_edges`. The bank's own accounts (those seen in the `account`
+column) keep their first and last sighting, at most `max_accounts` of them, least recently
+seen evicted first (`evicted_accounts`).
+
+Each edge carries 64-bit keys, hashes of (tenant, payer) and (tenant, payee), and of each
+with the amount, as the bank's accounts carry (tenant, account): the scorers pick their few
+rows out of millions, and tell the bank's own accounts, with integer membership tests (a
+collision needs two of some million keys to share 64 bits). The keys are recomputed on
+`restore`, never stored. Beside the edges, `shared` keeps a bounded summary for rings:
+each payer's latest payment per device and per address it paid from (one row per pair, so
+a ring's size never needs the millions of edges behind it), rebuilt on `restore`.
 
 >>> import polars as pl, datetime as dt
 >>> from mamori.events.schema import conform
@@ -55,9 +58,16 @@ EDGE: dict[str, pl.DataType] = {
     "ip": pl.String(),
 }
 
+def account_key(column: str) -> pl.Expr:
+    """A 64-bit key of (tenant, account in `column`), the same whichever column holds it."""
+    return pl.struct("tenant", pl.col(column).alias("account")).hash(17)
+
+
 KEYS: dict[str, pl.Expr] = {
     "in_key": pl.struct("tenant", "dst", "amount").hash(17),  # one payee, one amount
     "out_key": pl.struct("tenant", "src", "amount").hash(17),  # one payer, one amount
+    "src_key": account_key("src"),
+    "dst_key": account_key("dst"),
 }
 
 ACCOUNT: dict[str, pl.DataType] = {
@@ -133,7 +143,7 @@ class TransferGraph:
         self.window, self.max_edges, self.max_accounts = window, max_edges, max_accounts
         self.edges = pl.DataFrame(schema=EDGE).with_columns(**KEYS)
         self.shared = self.edges
-        self.accounts = pl.DataFrame(schema=ACCOUNT)
+        self.accounts = pl.DataFrame(schema=ACCOUNT).with_columns(key=account_key("account"))
         self.watch_since: datetime | None = None
         self.evicted_edges = 0
         self.evicted_accounts = 0
@@ -179,7 +189,7 @@ class TransferGraph:
 
     def _add_accounts(self, held: pl.DataFrame) -> None:
         merged = (
-            pl.concat([self.accounts, held])
+            pl.concat([self.accounts.select(list(ACCOUNT)), held])
             .group_by("tenant", "account", maintain_order=True)
             .agg(pl.col("first_seen").min(), pl.col("last_seen").max())
         )
@@ -187,11 +197,14 @@ class TransferGraph:
             kept = merged.sort("last_seen", descending=True).head(self.max_accounts)
             self.evicted_accounts += merged.height - kept.height
             merged = kept
-        self.accounts = merged
+        self.accounts = merged.with_columns(key=account_key("account"))
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "frames": {"edges": self.edges.select(list(EDGE)), "accounts": self.accounts},
+            "frames": {
+                "edges": self.edges.select(list(EDGE)),
+                "accounts": self.accounts.select(list(ACCOUNT)),
+            },
             "watch_since": None if self.watch_since is None else self.watch_since.isoformat(),
             "evicted_edges": self.evicted_edges,
             "evicted_accounts": self.evicted_accounts,
@@ -200,7 +213,7 @@ class TransferGraph:
     def restore(self, state: dict[str, Any]) -> None:
         self.edges = state["frames"]["edges"].select(list(EDGE)).with_columns(**KEYS)
         self.shared = latest_per_device(self.edges.sort("time", maintain_order=True))
-        self.accounts = state["frames"]["accounts"]
+        self.accounts = state["frames"]["accounts"].with_columns(key=account_key("account"))
         since = state.get("watch_since")
         self.watch_since = None if since is None else datetime.fromisoformat(since)
         self.evicted_edges = int(state.get("evicted_edges", 0))

@@ -100,11 +100,9 @@ _EDGE_STRUCT = pl.struct("src", "dst", "amount", "time", "event_id")
 
 
 def _held(edges: pl.DataFrame, accounts: pl.DataFrame, column: str) -> pl.DataFrame:
-    return edges.join(
-        accounts.select("tenant", pl.col("account").alias(column)),
-        on=["tenant", column],
-        how="semi",
-    )
+    """The `edges` whose `column` (src or dst) is one of the bank's `accounts`, by the keys
+    of `mamori.detect.aml.graph` (``src_key``/``dst_key`` and the accounts' ``key``)."""
+    return edges.filter(pl.col(f"{column}_key").is_in(accounts["key"].implode()))
 
 
 def _touched(edges: pl.DataFrame, column: str) -> pl.DataFrame:
@@ -285,11 +283,11 @@ def paths(
         return empty_findings(), 0
     new_from = watch_since + th.new_for
     young = accounts.filter(pl.col("first_seen") >= new_from).select(
-        "tenant", head="account", _first="first_seen"
+        head_key="key", _first="first_seen"
     )
     hops = edges.select(
-        "tenant",
-        head="dst",
+        head_key="dst_key",
+        e_src_key="src_key",
         e_src="src",
         e_time="time",
         e_amount="amount",
@@ -300,6 +298,7 @@ def paths(
     walk = edges.filter("_new").select(
         "tenant",
         head="src",
+        head_key="src_key",
         tail="dst",
         head_time="time",
         head_amount="amount",
@@ -309,14 +308,14 @@ def paths(
     )
     for hop in range(2, th.max_hops + 1):
         step = (
-            walk.join(young, on=["tenant", "head"], how="left")
+            walk.join(young, on="head_key", how="left")
             .with_columns(
                 all_new=pl.col("all_new")
                 & pl.col("_first").is_not_null()
                 & (pl.col("head_time") - pl.col("_first") <= th.new_for)
             )
             .drop("_first")
-            .join(hops, on=["tenant", "head"])
+            .join(hops, on="head_key")
             .filter(
                 (pl.col("e_time") <= pl.col("head_time"))
                 & (pl.col("e_time") >= pl.col("head_time") - th.hop_within)
@@ -345,6 +344,7 @@ def paths(
             "path",
             "all_new",
             head="e_src",
+            head_key="e_src_key",
             head_time="e_time",
             head_amount="e_amount",
             nodes=pl.concat_list("e_src", "nodes"),
