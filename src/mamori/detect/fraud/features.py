@@ -219,6 +219,7 @@ def batch_features(
     units = np.round(frame["amount"].fill_null(0.0).fill_nan(0.0).to_numpy() * UNITS)
     units = units.astype(np.int64)
     q = slice(first, None)
+    scored = np.arange(first, len(times))
     tq = times[q]
     cols: dict[str, np.ndarray] = {"amount": frame["amount"].to_numpy()[q].astype(np.float64)}
     label_items = _label_items(frame, ent, labels)
@@ -229,11 +230,11 @@ def batch_features(
             cols.update(dict.fromkeys(_activity_names(a), np.full(len(tq), np.nan)))
             continue
         query = BatchStream(codes, times, np.stack([ones, units], axis=1)).query(
-            codes, times, own=True
+            codes[q], tq, own=scored
         )
         missing = codes[q] < 0
         sums = {
-            w: query.sums(WINDOWS[w])[q].astype(np.float64)
+            w: query.sums(WINDOWS[w]).astype(np.float64)
             for w in {*a.counts, *a.means, *a.versus_mean}
         }
         for w in a.counts:
@@ -246,7 +247,7 @@ def batch_features(
             cols[f"{a.entity}_amount_vs_mean_{w}"] = _ratio(own / UNITS, earlier)
         if a.since_last:
             none = np.iinfo(np.int64).min
-            prev = query.previous_time(none)[q]
+            prev = query.previous_time(none)
             gone = (prev == none) | missing | (tq - prev >= _MAX_ACTIVITY)  # as online forgets
             since = (tq - np.where(gone, tq, prev)) / US
             cols[f"{a.entity}_seconds_since_last"] = np.where(gone, np.nan, since)
@@ -272,8 +273,8 @@ def batch_features(
             pl.concat_str([_entity_expr("payer"), pl.col(column).cast(pl.String)], separator="\x1f")
         ).to_series()
         (codes,) = _codes(pair)
-        query = BatchStream(codes, times, ones[:, None]).query(codes, times, own=True)
-        n = query.sums(WINDOWS[NOVELTY_WINDOW])[q]
+        query = BatchStream(codes, times, ones[:, None]).query(codes[q], tq, own=scored)
+        n = query.sums(WINDOWS[NOVELTY_WINDOW])
         cols[name] = np.where(codes[q] < 0, np.nan, (n[:, 0] == 1) * 1.0)
     for name, values in zip(TIME_FEATURES, _time_features(tq), strict=True):
         cols[name] = values

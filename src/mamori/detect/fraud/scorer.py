@@ -57,6 +57,7 @@ HISTORY_COLUMNS = [
     *sorted({c for cols in ENTITIES.values() for c in cols} | set(NOVELTY.values())),
 ]
 _HISTORY = timedelta(microseconds=max(WINDOWS.values()))
+_SWEEP_EVERY = 100_000
 _LABEL_HISTORY = timedelta(microseconds=max(WINDOWS[w] for r in RISK for w in r.windows))
 
 
@@ -175,8 +176,12 @@ class FraudScorer:
     def score_one(self, tx: Mapping[str, Any]) -> dict[str, Any]:
         """The decision for one payment (a dict of `transaction` fields, `time` a UTC
         datetime), as a dict with the `DECISION` fields."""
-        x = np.array([self._online_state().score_one(tx)])
+        online = self._online_state()
+        x = np.array([online.score_one(tx)])
         self._pending.append({c: tx.get(c) for c in HISTORY_COLUMNS})
+        if len(self._pending) >= _SWEEP_EVERY:  # keep memory bounded on a long stream
+            self._forget(self._history_frame()["time"][-1])
+            online.sweep()
         fields = {c: np.array([tx.get(c)], dtype=object) for c in self._fields}
         d = decide(x, fields, self.model, self.rules)
         anomaly = float(d.anomaly_score[0])

@@ -15,7 +15,7 @@ difference of prefix sums is the same number however long the prefix is.
 >>> import numpy as np
 >>> times = np.array([0, 10, 20, 30]); codes = np.array([1, 1, 2, 1])
 >>> s = BatchStream(codes, times, np.array([[1], [2], [4], [8]]))
->>> s.query(codes, times, own=True).sums(15)[:, 0].tolist()
+>>> s.query(codes, times, own=np.arange(4)).sums(15)[:, 0].tolist()
 [1, 3, 4, 8]
 >>> log = EntityLog(1)
 >>> [log.add(t, (v,)) or log.window_sums(t - 15, t)[0] for t, v in [(0, 1), (10, 2), (30, 8)]]
@@ -49,12 +49,13 @@ class BatchStream:
         self.prefix = np.zeros((len(item) + 1, values.shape[1]), dtype=np.int64)
         np.cumsum(values[item], axis=0, out=self.prefix[1:])
         self.item_times = times[item]
-        self.own_order = np.concatenate([np.flatnonzero(codes < 0), item])
 
-    def query(self, codes: np.ndarray, times: np.ndarray, *, own: bool = False) -> WindowQuery:
-        """Window queries at time-ordered `times` for entity `codes`. With `own`, the query
-        rows are this stream's own items (same codes and order): each window ends just after
-        the item itself, so a later item at the same time is not yet counted."""
+    def query(
+        self, codes: np.ndarray, times: np.ndarray, *, own: np.ndarray | None = None
+    ) -> WindowQuery:
+        """Window queries at time-ordered `times` for entity `codes`. Where the query rows
+        are this stream's own items, `own` gives their item indices: each window then ends
+        just after the item itself, so a later item at the same time is not yet counted."""
         return WindowQuery(self, codes, times, own)
 
 
@@ -62,19 +63,16 @@ class WindowQuery:
     """Window sums for many query rows; the rows are sorted by (entity, time) once, so every
     binary search runs over sorted needles."""
 
-    def __init__(self, stream: BatchStream, codes: np.ndarray, times: np.ndarray, own: bool):
+    def __init__(
+        self, stream: BatchStream, codes: np.ndarray, times: np.ndarray, own: np.ndarray | None
+    ) -> None:
         self.stream, self.times = stream, times
-        self.order = (
-            stream.own_order
-            if own
-            else np.argsort((codes.astype(np.int64) << _SHIFT) | np.arange(len(codes)))
-        )
+        self.order = np.argsort((codes.astype(np.int64) << _SHIFT) | np.arange(len(codes)))
         self.codes = codes[self.order].astype(np.int64)
         self.missing = self.codes < 0
-        if own:
-            n_missing = int(self.missing.sum())
-            self.ends = np.zeros(len(codes), dtype=np.int64)
-            self.ends[n_missing:] = np.arange(1, len(codes) - n_missing + 1)
+        if own is not None:
+            after_own = (self.codes << _SHIFT) | (own[self.order] + 1)
+            self.ends = np.searchsorted(stream.keys, after_own, "left")
         else:
             self.ends = self._bound(times)
         self.ends[self.missing] = 0
