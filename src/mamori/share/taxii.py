@@ -60,7 +60,7 @@ MAX_CONTENT_LENGTH = 10 * 1024 * 1024
 
 Authenticate = Callable[[str], Principal | None]
 #: Called with (collection id, posting tenant, accepted objects) after each accepted POST.
-Listener = Callable[[str, str, list[dict[str, Any]]], None]
+Listener = Callable[[str, str, list[dict[str, Any]]], object]
 
 
 @dataclass(frozen=True)
