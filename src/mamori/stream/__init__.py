@@ -1,0 +1,1 @@
+"""Kafka sources, sinks and the consumer-group worker."""
