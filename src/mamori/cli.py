@@ -786,11 +786,20 @@ from mamori.detect.intel.commands import intel_group  # noqa: E402
 
 main.add_command(intel_group)
 
+from mamori.stream.commands import publish, worker  # noqa: E402
+
+main.add_command(worker)
+main.add_command(publish)
+
 from mamori.api.commands import serve, tenants_group, users_group  # noqa: E402
 
 main.add_command(serve)
 main.add_command(tenants_group)
 main.add_command(users_group)
+
+from mamori.share.commands import share_group  # noqa: E402
+
+main.add_command(share_group)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""`mamori share export` and `mamori share pull`: the sector exchange from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group("share")
+def share_group() -> None:
+    """Sector exchange: release alerts as STIX 2.1, pull peers' indicators over TAXII 2.1."""
+
+
+@share_group.command("export")
+@click.argument("alerts", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--policy", "policy_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TOML file with the tenant's [share] release policy.")
+@click.option("--peer", required=True, help="The peer the bundle is for (AMBER needs it listed).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the bundle here (default: stdout).")
+def share_export(alerts: Path, policy_path: Path, peer: str, out: Path | None) -> None:
+    """Release an alerts Parquet file as a STIX 2.1 bundle under the tenant's policy.
+
+    Example: mamori share export alerts.parquet --policy mamori.toml --peer sector-hub
+    """
+    import orjson
+    import polars as pl
+
+    from mamori.share.export import ReleaseError, ReleasePolicy, bundle, release
+
+    try:
+        policy = ReleasePolicy.from_toml(policy_path)
+    except ReleaseError as err:
+        raise click.ClickException(str(err)) from None
+    objects = release(pl.read_parquet(alerts), policy, peer)
+    text = orjson.dumps(bundle(objects), option=orjson.OPT_INDENT_2)
+    if out:
+        out.write_bytes(text)
+        click.echo(f"{len(objects)} objects written to {out}", err=True)
+    else:
+        click.echo(text.decode())
+
+
+@share_group.command("pull")
+@click.option("--url", required=True, help="The peer's base URL, e.g. https://hub:8443")
+@click.option("--token", envvar="MAMORI_TAXII_TOKEN", required=True,
+              help="Bearer token (or MAMORI_TAXII_TOKEN).")
+@click.option("--collection", default="indicators", show_default=True)
+@click.option("--added-after", default=None, help="Only objects added after this timestamp.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the pulled objects as a STIX bundle (usable with mamori run --intel).")
+def share_pull(url: str, token: str, collection: str, added_after: str | None,
+               out: Path) -> None:
+    """Pull a peer's collection into a STIX bundle file that intel matching loads.
+
+    Example: mamori share pull --url https://hub:8443 --out feeds/sector.json
+    """
+    import httpx
+    import orjson
+
+    from mamori.share.client import PeerError, TaxiiPeer
+    from mamori.share.export import bundle
+
+    with httpx.Client(base_url=url, timeout=30) as http:
+        try:
+            objects, mark = TaxiiPeer(http, token).pull(collection, added_after)
+        except (PeerError, httpx.HTTPError) as err:
+            raise click.ClickException(str(err)) from None
+    out.write_bytes(orjson.dumps(bundle(objects), option=orjson.OPT_INDENT_2))
+    click.echo(f"{len(objects)} objects pulled from {collection}; next --added-after {mark}")
