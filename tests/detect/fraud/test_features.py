@@ -122,8 +122,8 @@ def test_batch_streams_ignore_items_without_an_entity():
     codes = np.array([0, -1, 0, 1])
     times = np.array([0, 1, 2, 3])
     stream = BatchStream(codes, times, np.ones((4, 1), dtype=np.int64))
-    assert stream.query(codes, times, own=np.arange(4)).sums(100)[:, 0].tolist() == [1, 0, 2, 1]
-    assert stream.query(codes[2:], times[2:], own=np.arange(2, 4)).sums(1)[:, 0].tolist() == [
+    assert stream.query(codes, times, own_from=0).sums(100)[:, 0].tolist() == [1, 0, 2, 1]
+    assert stream.query(codes[2:], times[2:], own_from=2).sums(1)[:, 0].tolist() == [
         1, 1
     ]
 

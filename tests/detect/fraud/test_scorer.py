@@ -150,3 +150,17 @@ def test_card_precision_counts_compromised_cards_among_the_days_top_k():
     # day 1: top 2 cards a (fraud) and b (not): 1/2; day 2: a (not) and b (fraud): 1/2
     assert metrics(scored, k=2)["card_precision_at_2"] == 0.5
     assert metrics(scored, k=1)["card_precision_at_1"] == 0.5
+
+
+def test_a_backtest_batch_with_its_labels_scores_as_live(model, synthetic):
+    events, labels = synthetic
+    known = labels_with_delay(labels, 7)
+    whole = FraudScorer(model).score_batch(events, labels=known)
+    X = batch_features(events, known).select(FEATURES).to_numpy()
+    assert whole["model_score"].to_list() == model.predict(X).tolist()
+    # labels confirmed after a batch's last payment are kept for the next batch, and a
+    # label given again counts once
+    scorer = FraudScorer(model)
+    scorer.score_batch(events.head(1000), labels=known)
+    rest = scorer.score_batch(events.slice(1000), labels=known)
+    assert rest["model_score"].to_list() == model.predict(X[1000:]).tolist()

@@ -219,7 +219,6 @@ def batch_features(
     units = np.round(frame["amount"].fill_null(0.0).fill_nan(0.0).to_numpy() * UNITS)
     units = units.astype(np.int64)
     q = slice(first, None)
-    scored = np.arange(first, len(times))
     tq = times[q]
     cols: dict[str, np.ndarray] = {"amount": frame["amount"].to_numpy()[q].astype(np.float64)}
     label_items = _label_items(frame, ent, labels)
@@ -230,7 +229,7 @@ def batch_features(
             cols.update(dict.fromkeys(_activity_names(a), np.full(len(tq), np.nan)))
             continue
         query = BatchStream(codes, times, np.stack([ones, units], axis=1)).query(
-            codes[q], tq, own=scored
+            codes[q], tq, own_from=first
         )
         missing = codes[q] < 0
         sums = {
@@ -273,7 +272,7 @@ def batch_features(
             pl.concat_str([_entity_expr("payer"), pl.col(column).cast(pl.String)], separator="\x1f")
         ).to_series()
         (codes,) = _codes(pair)
-        query = BatchStream(codes, times, ones[:, None]).query(codes[q], tq, own=scored)
+        query = BatchStream(codes, times, ones[:, None]).query(codes[q], tq, own_from=first)
         n = query.sums(WINDOWS[NOVELTY_WINDOW])
         cols[name] = np.where(codes[q] < 0, np.nan, (n[:, 0] == 1) * 1.0)
     for name, values in zip(TIME_FEATURES, _time_features(tq), strict=True):

@@ -102,11 +102,14 @@ class FraudScorer:
             self._pending = []
         return self._history
 
-    def add_labels(self, labels: pl.DataFrame) -> int:
+    def add_labels(self, labels: pl.DataFrame, payments: pl.DataFrame | None = None) -> int:
         """Record confirmed labels (`event_id`, `known_at`, `fraud`) of payments this scorer
-        has seen; each counts for payments from its `known_at` on. Returns how many were
-        matched to a payment (labels of payments not seen, or forgotten, are left out)."""
-        items = label_items(self._history_frame(), labels)
+        has seen (or of `payments`); each counts for payments from its `known_at` on.
+        Returns how many new labels were matched to a payment (labels of payments not
+        seen, or forgotten, and labels already known are left out)."""
+        items = label_items(self._history_frame() if payments is None else payments, labels)
+        if self._labels is not None:  # a label given twice counts once
+            items = items.join(self._labels, on=["event_id", "known_at"], how="anti")
         self._labels = items if self._labels is None else pl.concat([self._labels, items])
         if self._online is not None:
             self._feed_labels(self._online, items)
@@ -149,9 +152,15 @@ class FraudScorer:
 
     # --- scoring -------------------------------------------------------------------------
 
-    def score_batch(self, batch: pl.DataFrame) -> pl.DataFrame:
+    def score_batch(
+        self, batch: pl.DataFrame, labels: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
         """Decisions (the `DECISION` schema) for a frame of `transaction` events at or after
-        the payments already scored; rows are put in time order first."""
+        the payments already scored; rows are put in time order first.
+
+        `labels` (`event_id`, `known_at`, `fraud`) are confirmations that arrive while the
+        batch's payments happen (a backtest or a replay of a day with its chargebacks):
+        each counts from its `known_at`, as live, and stays known afterwards."""
         if batch.height == 0:
             return pl.DataFrame(schema=DECISION)
         batch = batch.sort("time", maintain_order=True)
@@ -162,6 +171,8 @@ class FraudScorer:
                 f"({history['time'][-1]}); score late payments one at a time"
             )
         frame = pl.concat([history, batch.select(HISTORY_COLUMNS)])
+        if labels is not None:
+            self.add_labels(labels, frame)
         X = batch_features(frame, self._labels, first=history.height).select(FEATURES).to_numpy()
         fields = {c: batch[c].to_numpy() for c in self._fields}
         decisions = decide(X, fields, self.model, self.rules)

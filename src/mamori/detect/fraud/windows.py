@@ -15,7 +15,7 @@ difference of prefix sums is the same number however long the prefix is.
 >>> import numpy as np
 >>> times = np.array([0, 10, 20, 30]); codes = np.array([1, 1, 2, 1])
 >>> s = BatchStream(codes, times, np.array([[1], [2], [4], [8]]))
->>> s.query(codes, times, own=np.arange(4)).sums(15)[:, 0].tolist()
+>>> s.query(codes, times, own_from=0).sums(15)[:, 0].tolist()
 [1, 3, 4, 8]
 >>> log = EntityLog(1)
 >>> [log.add(t, (v,)) or log.window_sums(t - 15, t)[0] for t, v in [(0, 1), (10, 2), (30, 8)]]
@@ -51,12 +51,12 @@ class BatchStream:
         self.item_times = times[item]
 
     def query(
-        self, codes: np.ndarray, times: np.ndarray, *, own: np.ndarray | None = None
+        self, codes: np.ndarray, times: np.ndarray, *, own_from: int | None = None
     ) -> WindowQuery:
-        """Window queries at time-ordered `times` for entity `codes`. Where the query rows
-        are this stream's own items, `own` gives their item indices: each window then ends
+        """Window queries at time-ordered `times` for entity `codes`. With `own_from`, the
+        query rows are this stream's own items from that index on: each window then ends
         just after the item itself, so a later item at the same time is not yet counted."""
-        return WindowQuery(self, codes, times, own)
+        return WindowQuery(self, codes, times, own_from)
 
 
 class WindowQuery:
@@ -64,17 +64,23 @@ class WindowQuery:
     binary search runs over sorted needles."""
 
     def __init__(
-        self, stream: BatchStream, codes: np.ndarray, times: np.ndarray, own: np.ndarray | None
+        self, stream: BatchStream, codes: np.ndarray, times: np.ndarray, own_from: int | None
     ) -> None:
         self.stream, self.times = stream, times
-        self.order = np.argsort((codes.astype(np.int64) << _SHIFT) | np.arange(len(codes)))
-        self.codes = codes[self.order].astype(np.int64)
-        self.missing = self.codes < 0
-        if own is not None:
-            after_own = (self.codes << _SHIFT) | (own[self.order] + 1)
-            self.ends = np.searchsorted(stream.keys, after_own, "left")
+        if own_from is not None:
+            # the stream's keys already sort its own items: the queries' order is theirs
+            at = np.flatnonzero((stream.keys & _LOW) >= own_from)
+            missing = np.flatnonzero(codes < 0)
+            self.order = np.concatenate([missing, (stream.keys[at] & _LOW) - own_from])
+            self.codes = np.concatenate(
+                [np.full(len(missing), -1, dtype=np.int64), stream.keys[at] >> _SHIFT]
+            )
+            self.ends = np.concatenate([np.zeros(len(missing), dtype=np.int64), at + 1])
         else:
+            self.order = np.argsort((codes.astype(np.int64) << _SHIFT) | np.arange(len(codes)))
+            self.codes = codes[self.order].astype(np.int64)
             self.ends = self._bound(times)
+        self.missing = self.codes < 0
         self.ends[self.missing] = 0
 
     def _bound(self, upto: np.ndarray) -> np.ndarray:
