@@ -8,15 +8,11 @@ from pathlib import Path
 
 import click
 
+_DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"])
 
-def _utc(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None else None
 
 
 @click.command(name="fdh")
@@ -25,10 +21,10 @@ def _utc(value: str | None) -> datetime | None:
 @click.option("--test", "test_path", required=True,
               type=click.Path(exists=True, path_type=Path),
               help="Later payments (may be the train file, split with --test-from).")
-@click.option("--train-from", help="First training day (UTC), default the file's start.")
-@click.option("--train-until", help="End of training (exclusive), default test start - delay.")
-@click.option("--test-from", help="First test day (needed when --test is the train file).")
-@click.option("--test-until", help="End of the test period (exclusive).")
+@click.option("--train-from", type=_DATE, help="First training day (UTC); default: file start.")
+@click.option("--train-until", type=_DATE, help="Training end (exclusive); default: test - delay.")
+@click.option("--test-from", type=_DATE, help="First test day (needed when --test is --train).")
+@click.option("--test-until", type=_DATE, help="End of the test period (exclusive).")
 @click.option("--delay-days", default=7.0, show_default=True,
               help="Days before a label is known (the handbook's delay).")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, path_type=Path),
@@ -40,10 +36,10 @@ def _utc(value: str | None) -> datetime | None:
 def eval_fdh(
     train_path: Path,
     test_path: Path,
-    train_from: str | None,
-    train_until: str | None,
-    test_from: str | None,
-    test_until: str | None,
+    train_from: datetime | None,
+    train_until: datetime | None,
+    test_from: datetime | None,
+    test_until: datetime | None,
     delay_days: float,
     rules_path: Path | None,
     no_baselines: bool,
