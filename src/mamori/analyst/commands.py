@@ -101,6 +101,7 @@ def triage(
 
     Example: mamori triage 11761f30a70f3335 --data-dir data --provider frontier --json
     """
+    from mamori.analyst.archive import TriageArchive
     from mamori.analyst.evidence import gather_evidence
     from mamori.analyst.gateway import Gateway, PolicyRefused
     from mamori.analyst.providers import ProviderError, provider_from_config
@@ -130,9 +131,15 @@ def triage(
     except KeyError as err:
         _fail(str(err.args[0]))
         return
+    archive = TriageArchive(url)
     with AuditLog(url) as audit:
         gateway = Gateway(
-            policy, audit, providers, source=store, directory=_directory(directory_path)
+            policy,
+            audit,
+            providers,
+            source=store,
+            directory=_directory(directory_path),
+            archive=archive,
         )
         try:
             result = gateway.triage(
@@ -144,6 +151,8 @@ def triage(
         except PolicyRefused as err:
             _fail(f"refused by the trust policy: {err}", code=3)
             return
+        finally:
+            archive.close()
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, default=str))
         return
@@ -154,6 +163,7 @@ def triage(
     )
     if result.fallback:
         click.echo(f"FALLBACK: {result.fallback}")
+    click.echo(f"stored as triage {result.triage_id}")
     if result.consistency:
         click.echo(f"CONSISTENCY: {result.consistency}")
     click.echo(f"verdict {t.verdict} · severity {t.severity} · confidence {t.confidence:.2f}")

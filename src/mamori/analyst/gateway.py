@@ -17,7 +17,9 @@ For each triage request it
    than the offline analyst, it asks again without any free text, and if the verdict moves,
    the free text moved it: the verdict without free text is kept and the change reported;
 6. falls back to the offline analyst, visibly, when the provider times out, refuses, is rate
-   limited, or keeps answering badly.
+   limited, or keeps answering badly;
+7. stores the triage it ends with (`mamori.analyst.archive`), with who wrote it and the
+   audit record of the decision, for the report and the console.
 
 Nothing here executes an action: a triage only *proposes* actions from the catalogue.
 """
@@ -31,6 +33,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mamori.analyst.archive import TriageArchive
 from mamori.analyst.catalogue import CATALOGUE
 from mamori.analyst.evidence import Evidence, IncidentSource
 from mamori.analyst.fencing import FENCE, fence, neutralise_document
@@ -99,6 +102,7 @@ class TriageResult:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     flagged_text: int = 0
     requests_sent: int = 0
+    triage_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +118,7 @@ class TriageResult:
             "tool_calls": self.tool_calls,
             "flagged_text": self.flagged_text,
             "requests_sent": self.requests_sent,
+            "triage_id": self.triage_id,
             "triage": self.triage.model_dump(mode="json"),
         }
 
@@ -135,6 +140,8 @@ class Gateway:
         Where read-only tools read from (the operational store); without it, no tools.
     directory:
         Personal values the bank knows (customer names and addresses …) -> redaction label.
+    archive:
+        Where each triage the gateway ends with is stored; without it, none is.
     """
 
     def __init__(
@@ -145,6 +152,7 @@ class Gateway:
         *,
         source: IncidentSource | None = None,
         directory: Mapping[str, str] | None = None,
+        archive: TriageArchive | None = None,
         max_attempts: int = 2,
         max_tool_rounds: int = 3,
     ) -> None:
@@ -152,6 +160,7 @@ class Gateway:
         self.providers = dict(providers or {})
         self.source = source
         self.directory = dict(directory or {})
+        self.archive = archive
         self.max_attempts, self.max_tool_rounds = max_attempts, max_tool_rounds
 
     # --- the request ------------------------------------------------------------------------
@@ -195,7 +204,7 @@ class Gateway:
                 result.triage = offline_triage(evidence)
                 result.provider, result.model = OFFLINE, None
                 result.fallback = f"{provider} failed ({err}); the offline analyst wrote this"
-        self.audit.record(
+        decided = self.audit.record(
             "triage_decision",
             **who,
             provider=result.provider,
@@ -213,6 +222,20 @@ class Gateway:
                 ],
             },
         )
+        if self.archive is not None:
+            result.triage_id = self.archive.save(
+                tenant,
+                incident_id,
+                result.triage,
+                provider=result.provider,
+                model=result.model,
+                requested_provider=provider,
+                actor=actor,
+                role=role,
+                audit_seq=decided.seq,
+                fallback_reason=result.fallback,
+                consistency=result.consistency,
+            )
         return result
 
     # --- talking to a provider --------------------------------------------------------------
