@@ -352,6 +352,9 @@ class Intake:
             raise IngestRefused(
                 "say the kind of the events: ?kind=... or a 'kind' field in each record"
             ) from error
+        except pl.exceptions.PolarsError as error:  # a reader gap: refuse clearly, not 500
+            log.warning("ingest batch %s could not be read: %s", path.name, error)
+            raise IngestRefused(f"the batch could not be read: {error}") from error
         if batches:
             engine.submit(path, batches)
         else:
