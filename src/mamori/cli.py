@@ -435,6 +435,7 @@ def query(sql: str, data_dir: Path, limit: int, as_json: bool) -> None:
 
 def write_report(data_dir: Path, out_dir: Path, events: int | None = None) -> Path:
     """The HTML report of every tenant in a data folder."""
+    from mamori.analyst.archive import latest_views
     from mamori.engine.incidents import institution_level
     from mamori.web.report import render_report
 
@@ -458,7 +459,8 @@ def write_report(data_dir: Path, out_dir: Path, events: int | None = None) -> Pa
         }
     )
     institution["events"] = events
-    return render_report(alerts, incidents, links, institution, out_dir)
+    triages = latest_views(store.url, tenants)
+    return render_report(alerts, incidents, links, institution, out_dir, triages=triages)
 
 
 @main.command()

@@ -37,7 +37,14 @@ import sqlalchemy as sa
 from mamori.analyst.schema import Triage
 from mamori.store.migrations import upgrade
 
-__all__ = ["TRIAGES_METADATA", "TRIAGES_TABLE", "StoredTriage", "TriageArchive", "writer_label"]
+__all__ = [
+    "TRIAGES_METADATA",
+    "TRIAGES_TABLE",
+    "StoredTriage",
+    "TriageArchive",
+    "latest_views",
+    "writer_label",
+]
 
 TRIAGES_METADATA = sa.MetaData()
 
@@ -213,6 +220,20 @@ class TriageArchive:
         with self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         return {row["incident_id"]: _stored(row) for row in rows}
+
+
+def latest_views(url: str, tenants: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The latest triage of every incident of these tenants, by incident id, as the report
+    shows it (`StoredTriage.view`)."""
+    archive = TriageArchive(url)
+    try:
+        return {
+            incident_id: stored.view()
+            for tenant in tenants
+            for incident_id, stored in archive.latest_by_incident(tenant).items()
+        }
+    finally:
+        archive.close()
 
 
 def _stored(row: Any) -> StoredTriage:

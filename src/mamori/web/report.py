@@ -3,10 +3,16 @@
 `render_report` writes one ``index.html`` with everything inline: CSS, SVG charts drawn here
 (alert volume over time, stacked by detector; incident risk over time, coloured by early-
 warning level), the incident list by risk with a kill-chain strip, and each incident's
-alert timeline behind a ``<details>`` toggle. Nothing is fetched from anywhere: the page
-carries a Content-Security-Policy that forbids every external resource and allows only its
-own inline script (pinned by hash), and every value is HTML-escaped, because alert text
-(command lines, log lines, user agents) can carry attacker-controlled markup.
+alert timeline behind a ``<details>`` toggle. When an incident has been triaged by the AI
+analyst, its latest triage is shown with it: verdict, severity, confidence, summary,
+techniques, proposed actions, open questions, every claim with the alert and event ids it
+cites (alert ids link to their rows in the timeline) and who wrote it, the offline analyst's
+fallback included (`mamori.analyst.archive.StoredTriage.view`).
+
+Nothing is fetched from anywhere: the page carries a Content-Security-Policy that forbids
+every external resource and allows only its own inline script (pinned by hash), and every
+value is HTML-escaped, because alert text (command lines, log lines, user agents) and the
+triage's text can carry attacker-controlled markup.
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ def render_report(
     *,
     max_incidents: int = 500,
     max_timeline: int = 200,
+    triages: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` and return its path.
 
@@ -101,6 +108,9 @@ def render_report(
     max_incidents, max_timeline:
         Caps that keep the page light: the riskiest `max_incidents` incidents are listed,
         each with at most its first `max_timeline` alerts.
+    triages:
+        The latest AI triage of each incident by incident id, as
+        `mamori.analyst.archive.StoredTriage.view` gives it; incidents without one show none.
     """
     alerts = conform_alerts(alerts) if alerts.height else empty_alerts()
     incidents = conform_incidents(incidents) if incidents.height else pl.DataFrame(schema=INCIDENT)
@@ -122,7 +132,9 @@ def render_report(
             period=_period(alerts),
             volume=_volume_chart(alerts, colours),
             risk=_risk_chart(incidents),
-            incidents=_incident_views(incidents, links, alerts, max_incidents, max_timeline),
+            incidents=_incident_views(
+                incidents, links, alerts, max_incidents, max_timeline, triages or {}
+            ),
             incident_total=incidents.height,
             levels={level: {"name": n, "colour": c} for level, (n, c) in LEVELS.items()},
             raise_level=RAISE_LEVEL,
@@ -343,8 +355,9 @@ def _incident_views(
     alerts: pl.DataFrame,
     max_incidents: int,
     max_timeline: int,
+    triages: Mapping[str, Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The riskiest incidents, each with its alerts in time order."""
+    """The riskiest incidents, each with its alerts in time order and its latest triage."""
     shown = incidents.head(max_incidents).with_row_index("rank")
     timeline = (
         links.join(shown.select("incident_id"), on="incident_id", how="semi")
@@ -359,9 +372,14 @@ def _incident_views(
         rows = by_incident.get(row["incident_id"], empty_alerts())
         name, colour = LEVELS.get(int(row["level"]), LEVELS[1])
         entities = row["entities"] or []
+        anchor = f"incident-{row['rank']}"
+        shown_alerts = [
+            _alert_view(a, anchor) for a in rows.head(max_timeline).iter_rows(named=True)
+        ]
+        triage = triages.get(row["incident_id"])
         views.append(
             {
-                "anchor": f"incident-{row['rank']}",
+                "anchor": anchor,
                 "id": row["incident_id"],
                 "title": row["title"] or "(untitled incident)",
                 "risk": int(row["risk"]),
@@ -377,16 +395,35 @@ def _incident_views(
                 "alert_count": int(row["alert_count"] or rows.height),
                 "first_seen": _fmt(row["first_seen"]),
                 "last_seen": _fmt(row["last_seen"]),
-                "alerts": [_alert_view(a) for a in rows.head(max_timeline).iter_rows(named=True)],
+                "alerts": shown_alerts,
                 "hidden_alerts": max(rows.height - max_timeline, 0),
+                "triage": None if triage is None else _triage_view(triage, shown_alerts),
             }
         )
     return views
 
 
-def _alert_view(alert: Mapping[str, Any]) -> dict[str, Any]:
+def _triage_view(
+    triage: Mapping[str, Any], shown_alerts: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A stored triage with each cited id as (id, anchor of its alert row, or None: an event
+    id, or an alert beyond the timeline's cap)."""
+    rows = {a["alert_id"]: a["row_id"] for a in shown_alerts}
+    claims = [
+        {
+            **claim,
+            "citations": [{"id": c, "anchor": rows.get(c)} for c in claim["citations"]],
+        }
+        for claim in triage["claims"]
+    ]
+    return {**triage, "claims": claims, "confidence_pct": f"{triage['confidence'] * 100:.0f}%"}
+
+
+def _alert_view(alert: Mapping[str, Any], incident_anchor: str) -> dict[str, Any]:
     entity = ":".join(str(v) for v in (alert["entity_type"], alert["entity_id"]) if v)
     return {
+        "alert_id": alert["alert_id"],
+        "row_id": f"{incident_anchor}-alert-{alert['alert_id']}",
         "time": _fmt(alert["time"]),
         "detector": alert["detector"],
         "rule_id": alert["rule_id"],

@@ -28,8 +28,11 @@
 
   function openTarget() {
     var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
-    var details = target ? target.querySelector("details") : null;
-    if (details) { target.hidden = false; details.open = true; }
+    var details = target ? (target.closest("details") || target.querySelector("details")) : null;
+    var article = target ? target.closest("article") : null;
+    if (article) { article.hidden = false; }
+    if (details) { details.open = true; }
+    if (target && details && target !== article) { target.scrollIntoView(); }
   }
 
   search.addEventListener("input", apply);
