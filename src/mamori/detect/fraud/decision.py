@@ -45,13 +45,18 @@ class Decisions:
     score: np.ndarray
     model_score: np.ndarray
     anomaly_score: np.ndarray
-    reasons: list[list[str]]  # per row (empty where approved)
+    flagged: np.ndarray  # rows decided review or decline
+    reasons: list[list[str]]  # per flagged row
     hits: np.ndarray  # (n, rules) bool
     rule_ids: list[str]
     model_version: str | None
 
     def rules_fired(self, row: int) -> list[str]:
         return [self.rule_ids[j] for j in np.flatnonzero(self.hits[row])]
+
+    def reasons_of(self, row: int) -> list[str]:
+        at = int(np.searchsorted(self.flagged, row))
+        return self.reasons[at] if at < len(self.flagged) and self.flagged[at] == row else []
 
     def frame(
         self,
@@ -67,22 +72,34 @@ class Decisions:
                 [pl.when(pl.col(f"r{j}")).then(pl.lit(rid)) for j, rid in enumerate(self.rule_ids)]
             ).list.drop_nulls().alias("rules")
         )["rules"] if self.rule_ids else pl.Series("rules", [[]] * n, pl.List(pl.String))
-        return pl.DataFrame(
+        reasons = pl.DataFrame(
+            {"_row": self.flagged, "reasons": pl.Series(self.reasons, dtype=pl.List(pl.String))},
+            schema={"_row": pl.Int64(), "reasons": pl.List(pl.String())},
+        )
+        frame = pl.DataFrame(
             {
                 "event_id": event_ids,
                 "time": times,
-                "decision": np.asarray(DECISIONS, dtype=object)[self.decision],
+                "decision": pl.Series(DECISIONS).gather(self.decision.astype(np.int64)),
                 "score": self.score,
                 "model_score": self.model_score,
                 "anomaly_score": self.anomaly_score,
-                "reasons": pl.Series(self.reasons, dtype=pl.List(pl.String)),
                 "rules": fired,
-                "model_version": [self.model_version] * n,
                 "shadow_score": shadow[0] if shadow else np.full(n, np.nan),
-                "shadow_version": [shadow[1] if shadow else None] * n,
-            },
-            schema=DECISION,
-        ).with_columns(pl.col("anomaly_score", "shadow_score").fill_nan(None))
+            }
+        )
+        return (
+            frame.with_row_index("_row")
+            .with_columns(pl.col("_row").cast(pl.Int64))
+            .join(reasons, on="_row", how="left", maintain_order="left")
+            .with_columns(
+                pl.col("reasons").fill_null(pl.lit([], pl.List(pl.String))),
+                pl.col("anomaly_score", "shadow_score").fill_nan(None),
+                pl.lit(self.model_version, pl.String).alias("model_version"),
+                pl.lit(shadow[1] if shadow else None, pl.String).alias("shadow_version"),
+            )
+            .select([pl.col(c).cast(t) for c, t in DECISION.items()])
+        )
 
 
 def decide(
@@ -106,18 +123,18 @@ def decide(
     if hits.shape[1]:
         forced = np.where(hits, rules.least_decisions()[None, :], 0).max(axis=1)
         level = np.maximum(level, forced.astype(np.int8))
-    reasons: list[list[str]] = [[] for _ in range(n)]
     flagged = np.flatnonzero(level > 0)
+    reasons: list[list[str]] = [[] for _ in flagged]
     if model is not None and len(flagged):
         contrib = model.contributions(X[flagged])[:, :-1]
         top = np.argsort(-contrib, axis=1)[:, :TOP_REASONS]
         for i, row in enumerate(flagged):
-            reasons[row] = [
+            reasons[i] = [
                 f"{FEATURES[j]}={X[row, j]:.4g} ({contrib[i, j]:+.2f})"
                 for j in top[i]
                 if contrib[i, j] > 0
             ]
     return Decisions(
-        level, score, model_score, anomaly, reasons, hits,
+        level, score, model_score, anomaly, flagged, reasons, hits,
         [r.id for r in rules.rules], model.version if model else None,
     )

@@ -203,7 +203,7 @@ class FraudScorer:
             "score": float(d.score[0]),
             "model_score": float(d.model_score[0]),
             "anomaly_score": None if np.isnan(anomaly) else anomaly,
-            "reasons": d.reasons[0],
+            "reasons": d.reasons_of(0),
             "rules": d.rules_fired(0),
             "model_version": d.model_version,
             "shadow_score": float(self.shadow.predict(x)[0]) if self.shadow else None,
