@@ -33,8 +33,9 @@ from fastapi.responses import (
     StreamingResponse,
 )
 
+from mamori.analyst.archive import TriageArchive
 from mamori.api import actions
-from mamori.api.actions import ResponseContext, response_context
+from mamori.api.actions import ResponseContext, TriageLookup, response_context
 from mamori.api.hunting import QueryError, hunt
 from mamori.api.security import CSRF_COOKIE, SESSION_COOKIE
 from mamori.api.services import Services, services
@@ -374,7 +375,7 @@ def incident_page(request: Request, incident_id: str, found: Found, context: Con
     for row in rows:
         own = f"{row['entity_type']}:{row['entity_id']}"
         edges.extend((own, other) for other in row["related"] or [])
-    triage = context.triage(tenant, incident_id) if context.triage is not None else None
+    triage = _triage_lookup(context, found)(tenant, incident_id)
     requests = context.desk.requests(tenant, incident_id=incident_id)
     entities = incident["entities"] or []
     proposable = [
@@ -399,6 +400,20 @@ def incident_page(request: Request, incident_id: str, found: Found, context: Con
         playbooks=list(PLAYBOOKS.values()),
         alert_ids={r["alert_id"] for r in rows},
     )
+
+
+def _triage_lookup(context: ResponseContext, found: Services) -> TriageLookup:
+    """The app's triage lookup: unless one was set, the latest stored triage of the tenant's
+    incident (`mamori.analyst.archive`), opened on first use."""
+    if context.triage is None:
+        archive = TriageArchive(found.settings.database)
+
+        def latest(tenant: str, incident_id: str) -> dict[str, Any] | None:
+            stored = archive.latest(tenant, incident_id)
+            return None if stored is None else stored.view()
+
+        context.triage = latest
+    return context.triage
 
 
 @router.get("/console/entities/{entity_type}/{entity_id}", include_in_schema=False)
