@@ -108,7 +108,7 @@ class FraudScorer:
         Returns how many new labels were matched to a payment (labels of payments not
         seen, or forgotten, and labels already known are left out)."""
         items = label_items(self._history_frame() if payments is None else payments, labels)
-        if self._labels is not None:  # a label given twice counts once
+        if self._labels is not None and self._labels.height:  # a label given twice counts once
             items = items.join(self._labels, on=["event_id", "known_at"], how="anti")
         self._labels = items if self._labels is None else pl.concat([self._labels, items])
         if self._online is not None:
@@ -173,7 +173,8 @@ class FraudScorer:
         frame = pl.concat([history, batch.select(HISTORY_COLUMNS)])
         if labels is not None:
             self.add_labels(labels, frame)
-        X = batch_features(frame, self._labels, first=history.height).select(FEATURES).to_numpy()
+        features = batch_features(frame, self._labels, first=history.height)
+        X = features.select(FEATURES).to_numpy(order="c")
         fields = {c: batch[c].to_numpy() for c in self._fields}
         decisions = decide(X, fields, self.model, self.rules)
         shadow = (self.shadow.predict(X), self.shadow.version) if self.shadow else None
