@@ -95,3 +95,23 @@ def test_eval_cicids_json(tmp_path: Path) -> None:
     novelty = figures["novelty"]
     assert novelty["budget"] == 0.01 and set(novelty["recall"]) == {"Bot", "DDoS"}
     assert novelty["benign_false_positive_rate"] <= 0.05
+    # the confusion counts add up to the test flows, the validation split is carved from
+    # the training flows, and the merged-scan figure appears only when both scans are there
+    assert sum(n for row in figures["confusion"].values() for n in row.values()) == 402
+    assert figures["validation"]["rows"] == 98 + 84 + 6
+    assert figures["validation"]["macro_f1"] >= 0.9
+    assert "same_scan_merged" not in figures
+
+
+def test_confusion_and_merged_scans() -> None:
+    from mamori.detect.intrusion.evaluation import SAME_SCAN, class_scores, confusion
+
+    truth = np.array(["BENIGN", "Portscan", "Portscan", SAME_SCAN[0]])
+    predicted = np.array(["BENIGN", SAME_SCAN[0], "Portscan", "Portscan"])
+    assert confusion(truth, predicted) == {
+        "BENIGN": {"BENIGN": 1},
+        SAME_SCAN[0]: {"Portscan": 1},
+        "Portscan": {SAME_SCAN[0]: 1, "Portscan": 1},
+    }
+    f1, macro = class_scores(truth, predicted, sorted(set(truth)), ["BENIGN", "Portscan"])
+    assert f1 == {"BENIGN": 1.0, SAME_SCAN[0]: 0.0, "Portscan": 0.5} and macro == 0.75
