@@ -1,11 +1,13 @@
 """The audit chain: append-only, hash-chained records of everything the AI analyst does.
 
 Every provider request and response (in the redacted form that was sent), every tool call,
-policy refusal, triage decision and human approval is one record with who (actor and role),
-when, which tenant, which provider and model. Record ``n`` stores the SHA-256 of record
-``n-1``, and its own hash covers its sequence number, every field and that previous hash, so
-changing, removing or reordering any record breaks the chain at that record;
-`AuditLog.verify` walks the chain and names the first record that does not check out.
+policy refusal and triage decision, and every step of a response action (proposed,
+approved, rejected, executed, failed, undone, refused: kinds ``action_<step>``) is one
+record with who (actor and role), when, which tenant, which provider and model. Record
+``n`` stores the SHA-256 of record ``n-1``, and its own hash covers its sequence number,
+every field and that previous hash, so changing, removing or reordering any record breaks
+the chain at that record; `AuditLog.verify` walks the chain and names the first record
+that does not check out.
 
 The chain proves the log was not altered *after* the fact by someone who cannot recompute
 every later hash; to guard against a full rewrite, keep the head hash (`ChainReport.head`)
@@ -33,10 +35,25 @@ import sqlalchemy as sa
 
 from mamori.govern.tables import AUDIT_METADATA, AUDIT_TABLE
 
-__all__ = ["GENESIS", "KINDS", "AuditLog", "AuditRecord", "ChainReport"]
+__all__ = [
+    "ACTION_KINDS",
+    "GENESIS",
+    "KINDS",
+    "LEGACY_KINDS",
+    "AuditLog",
+    "AuditRecord",
+    "ChainReport",
+]
 
 #: The previous hash of the first record.
 GENESIS = "0" * 64
+
+#: The record kind of each step of a response action (`mamori.respond.desk`); the step is
+#: also in the body. ``undone``: an undo was executed, reversing the action it names.
+ACTION_KINDS: dict[str, str] = {
+    step: f"action_{step}"
+    for step in ("proposed", "approved", "rejected", "executed", "failed", "undone", "refused")
+}
 
 #: What can be recorded.
 KINDS = frozenset(
@@ -47,9 +64,14 @@ KINDS = frozenset(
         "tool_call",
         "policy_refusal",
         "triage_decision",
-        "approval",
+        *ACTION_KINDS.values(),
     }
 )
+
+#: Kinds that older chains hold and that are no longer written: ``approval`` was every step
+#: of a response action before the ``action_*`` kinds. `AuditLog.verify` checks them as any
+#: other record (the kind is hashed like every field).
+LEGACY_KINDS = frozenset({"approval"})
 
 _HASHED = (
     "seq",

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from mamori.govern.audit import AuditLog
+from mamori.govern.audit import ACTION_KINDS, AuditLog
 from mamori.respond.catalogue import (
     CATALOGUE,
     UNDO_ACTIONS,
@@ -56,7 +56,7 @@ from mamori.store.migrations import upgrade
 
 __all__ = [
     "APPROVER_ROLES",
-    "AUDIT_KIND",
+    "AUDIT_KINDS",
     "PROPOSER_ROLES",
     "STATUSES",
     "NotAllowed",
@@ -70,8 +70,9 @@ __all__ = [
 PROPOSER_ROLES = frozenset({"analyst", "responder", "admin"})
 #: Roles that may approve, reject and execute.
 APPROVER_ROLES = frozenset({"responder", "admin"})
-#: The audit chain's record kind for every step of the flow (the step is in the body).
-AUDIT_KIND = "approval"
+#: The audit chain's record kind of each step of the flow (the step is in the body too); an
+#: executed undo is recorded as ``action_undone``.
+AUDIT_KINDS = ACTION_KINDS
 
 STATUSES = ("proposed", "approved", "rejected", "executed", "failed", "undone")
 ProposerKind = Literal["person", "rule", "ai"]
@@ -480,8 +481,16 @@ class ResponseDesk:
                 "incident_id": request["incident_id"],
             }
         body |= {k: v for k, v in extra.items() if v is not None}
+        undo_of = request["undo_of"] if request is not None and step == "executed" else None
+        if undo_of is not None:
+            body["undo_of"] = undo_of
         self.audit.record(
-            AUDIT_KIND, tenant=tenant, actor=actor, role=role, subject=request_id, body=body
+            AUDIT_KINDS["undone" if undo_of is not None else step],
+            tenant=tenant,
+            actor=actor,
+            role=role,
+            subject=request_id,
+            body=body,
         )
 
     def _refuse(self, tenant: str, actor: str, role: str, request_id: str | None, why: str) -> None:
