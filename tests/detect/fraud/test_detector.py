@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from mamori.detect.fraud.detector import FraudDetector
+from mamori.engine.checkpoint import Checkpoint
 from mamori.events.schema import ALERT
 from tests.conftest import batch
 
@@ -32,11 +33,12 @@ def test_tenants_do_not_share_windows():
     assert FraudDetector().process(both).height == 0
 
 
-def test_a_restored_detector_continues_the_windows():
+def test_a_restored_detector_continues_the_windows(tmp_path):
     events = _burst("bank-a")
     a = FraudDetector()
     a.process(events.head(3))
+    Checkpoint(tmp_path).save(0, {"d": a.snapshot()})  # Arrow IPC and JSON, as the engine
     b = FraudDetector()
-    b.restore(a.snapshot())
+    b.restore(Checkpoint(tmp_path).load()[1]["d"])
     assert b.process(events.slice(3)).equals(a.process(events.slice(3)))
     assert b.process(events.head(0)).height == 0
