@@ -1,9 +1,11 @@
+
 """Log source routing, the compile report, and alerts from the Sigma detector."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from sigma.rule import SigmaLogSource
@@ -250,10 +252,10 @@ def test_candidate_rules_are_grouped_once_each():
     from mamori.detect.sigma.detector import _chunks
 
     rows = {
-        0: pl.Series([1, 2, 3], dtype=pl.UInt32),
-        1: pl.Series([2], dtype=pl.UInt32),
-        2: pl.Series(range(100_000), dtype=pl.UInt32),
-        3: pl.Series([5, 9], dtype=pl.UInt32),
+        0: np.array([1, 2, 3], dtype=np.uint32),
+        1: np.array([2], dtype=np.uint32),
+        2: np.arange(100_000, dtype=np.uint32),
+        3: np.array([5, 9], dtype=np.uint32),
     }
     chunks = _chunks(rows)
     assert sorted(i for c in chunks for i in c) == [0, 1, 2, 3]

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import polars as pl
 
 from mamori.detect.base import Detector, make_alerts
@@ -421,6 +422,32 @@ class _Plan:
             .collect()
         )
 
+    def _collect(
+        self,
+        decided: pl.DataFrame,
+        indices: Sequence[int],
+        positions: np.ndarray,
+        out: dict[int, pl.Series],
+    ) -> None:
+        """Into `out` (and `shown`), the matches of rules `indices` from a frame of their
+        `_decisions` over the prepared rows at `positions` (bookkeeping in NumPy: one frame
+        conversion for all the rules, not a few Polars calls per rule)."""
+        table = decided.to_numpy()
+        column = {name: j for j, name in enumerate(decided.columns)}
+        verdicts = table[:, [column[str(i)] for i in indices]]
+        for k in np.flatnonzero(verdicts.any(axis=0)):
+            i = indices[int(k)]
+            where = verdicts[:, k]
+            shown = [_SHOWN + n for n in self.rules[i].selections]
+            out[i] = pl.Series(_ROW, positions[where], pl.UInt32)
+            self.shown[i] = pl.DataFrame(
+                {
+                    name: table[where, column[f"{i}\x00{n}"]]
+                    for name, n in zip(shown, self.rules[i].selections, strict=True)
+                },
+                schema=dict.fromkeys(shown, pl.Boolean),
+            )
+
     def evaluate(self, prepared: pl.DataFrame) -> dict[int, pl.Series]:
         """Rule index → positions (UInt32, ascending) of the prepared rows it matches, only
         for rules with at least one match; `shown` then holds, per matched rule, which of its
@@ -440,26 +467,27 @@ class _Plan:
                 )
                 .collect()
             )
-            for i in self.always:
-                col = decided[str(i)]
-                if col.any():
-                    out[i] = col.arg_true().cast(pl.UInt32)
-                    self.shown[i] = _shown(decided, i, self.rules[i]).filter(col)
+            self._collect(decided, self.always, np.arange(prepared.height, dtype=np.uint32), out)
         if not self.needles:
             return out
         pairs = self._candidates(prepared)
         if pairs.height == 0:
             return out
-        groups = pairs.partition_by("rule", as_dict=True)
-        rows = {int(k[0]): g[_ROW] for k, g in groups.items()}  # type: ignore[arg-type]
+        ordered = pairs.sort("rule", _ROW)
+        rule_ids = ordered["rule"].to_numpy()
+        positions = ordered[_ROW].to_numpy()
+        bounds = np.r_[np.flatnonzero(np.r_[True, rule_ids[1:] != rule_ids[:-1]]), len(rule_ids)]
+        rows = {
+            int(rule_ids[a]): positions[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        }
         for chunk in _chunks(rows):
-            union = pl.concat([rows[i] for i in chunk]).unique().sort()
+            union_np = np.unique(np.concatenate([rows[i] for i in chunk]))
+            union = pl.Series(_ROW, union_np, pl.UInt32)
             frame = _union_rows(prepared, [self.rules[i] for i in chunk], union)
-            masks: list[pl.Series] = []
-            for i in chunk:
-                where = union.search_sorted(rows[i], side="left")
-                mask = pl.Series(f"\x00m{i}", [False] * len(union), pl.Boolean)
-                masks.append(mask.scatter(where, True))
+            table = np.zeros((len(chunk), len(union_np)), dtype=bool)
+            for k, i in enumerate(chunk):
+                table[k, np.searchsorted(union_np, rows[i])] = True
+            masks = [pl.Series(f"\x00m{i}", table[k]) for k, i in enumerate(chunk)]
             # lazy, so that tests shared by the chunk's rules run once (Polars' common
             # subexpression elimination does not run on eager frames)
             decided = (
@@ -474,11 +502,7 @@ class _Plan:
                 )
                 .collect()
             )
-            for i in chunk:
-                col = decided[str(i)]
-                if col.any():
-                    out[i] = union.filter(col)
-                    self.shown[i] = _shown(decided, i, self.rules[i]).filter(col)
+            self._collect(decided, chunk, union_np, out)
         return out
 
 
@@ -490,11 +514,6 @@ def _decisions(index: int, rule: CompiledRule, condition: pl.Expr) -> list[pl.Ex
     ]
 
 
-def _shown(decided: pl.DataFrame, index: int, rule: CompiledRule) -> pl.DataFrame:
-    """The named detections of rule `index` from a frame of `_decisions`, as `_SHOWN` columns."""
-    return decided.select(pl.col(f"{index}\x00{n}").alias(_SHOWN + n) for n in rule.selections)
-
-
 #: Prefix of the columns that say whether a named detection was true on an alert's event.
 _SHOWN = "\x00shown:"
 
@@ -503,7 +522,7 @@ _SHOWN = "\x00shown:"
 _QUERY_ROWS = 4000
 
 
-def _chunks(rows: dict[int, pl.Series]) -> list[list[int]]:
+def _chunks(rows: dict[int, np.ndarray]) -> list[list[int]]:
     """Rules (keys of `rows`, their candidate positions) grouped so that evaluating each
     group's rules over the union of its rows costs little more than each on its own rows."""
     order = sorted(rows, key=lambda i: (len(rows[i]), i))
@@ -512,7 +531,7 @@ def _chunks(rows: dict[int, pl.Series]) -> list[list[int]]:
     union: set[int] = set()
     own = 0
     for i in order:
-        mine = rows[i].to_list()
+        mine = rows[i].tolist()
         grown = union.union(mine)
         if chunk and len(grown) * (len(chunk) + 1) > 2 * (own + len(mine)) + _QUERY_ROWS:
             out.append(sorted(chunk))
