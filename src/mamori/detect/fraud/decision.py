@@ -66,12 +66,14 @@ class Decisions:
     ) -> pl.DataFrame:
         """The decisions as a frame with the `DECISION` schema."""
         n = len(self.score)
-        hits = pl.DataFrame(self.hits, schema=[f"r{j}" for j in range(self.hits.shape[1])])
-        fired = hits.select(
-            pl.concat_list(
-                [pl.when(pl.col(f"r{j}")).then(pl.lit(rid)) for j, rid in enumerate(self.rule_ids)]
-            ).list.drop_nulls().alias("rules")
-        )["rules"] if self.rule_ids else pl.Series("rules", [[]] * n, pl.List(pl.String))
+        fired = pl.Series("rules", [[]], pl.List(pl.String)).new_from_index(0, n)
+        if self.rule_ids:
+            hits = pl.DataFrame(self.hits, schema=[f"r{j}" for j in range(self.hits.shape[1])])
+            fired = hits.select(
+                pl.concat_list(
+                    [pl.when(pl.col(f"r{j}")).then(pl.lit(r)) for j, r in enumerate(self.rule_ids)]
+                ).list.drop_nulls()
+            ).to_series().alias("rules")
         reasons = pl.DataFrame(
             {"_row": self.flagged, "reasons": pl.Series(self.reasons, dtype=pl.List(pl.String))},
             schema={"_row": pl.Int64(), "reasons": pl.List(pl.String())},
