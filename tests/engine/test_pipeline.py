@@ -125,3 +125,29 @@ def test_windows_events_are_batched_per_channel_with_their_own_fields():
     assert "ThreatName" not in security.columns  # a field no event of the channel has
     assert "Image" in security.columns  # declared fields stay, null
     assert sum(b.height for b in out) == 2 * mixed.height
+
+
+def test_events_waiting_in_all_streams_are_bounded():
+    parts = [
+        batch("winlog", [{"Channel": f"Channel-{i % 4}", "EventID": 1} for _ in range(3)])
+        for i in range(12)
+    ]
+    out = list(micro_batches(parts, 10, waiting=8))
+    assert sum(b.height for b in out) == 36
+    assert all(b.height <= 10 for b in out)
+    # no stream reached 10 rows: the fullest ones went out whenever more than 8 waited
+    assert len(out) > 4 and max(b.height for b in out) <= 9
+
+
+def test_sysmon_events_are_batched_per_event_id():
+    sysmon = "Microsoft-Windows-Sysmon/Operational"
+    mixed = batch(
+        "winlog",
+        [
+            {"Channel": sysmon, "EventID": 1, "Image": "a.exe"},
+            {"Channel": sysmon, "EventID": 3, "DestinationIp": "10.0.0.1"},
+            {"Channel": sysmon, "EventID": 1, "Image": "b.exe"},
+        ],
+    )
+    out = list(micro_batches([mixed], 10))
+    assert [(b["EventID"].to_list()) for b in out] == [[1, 1], [3]]

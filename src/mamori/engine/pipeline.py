@@ -103,24 +103,29 @@ class RunStats:
         }
 
 
-def micro_batches(batches: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
-    """Micro-batches of about `rows` rows, each of one stream, in each stream's own order.
+def micro_batches(
+    batches: Iterable[pl.DataFrame], rows: int, waiting: int | None = None
+) -> Iterator[pl.DataFrame]:
+    """Micro-batches of at most `rows` rows, each of one stream, in each stream's own order.
 
-    A stream is a kind, and for `winlog` a kind and an event log channel (Security, Sysmon,
-    ...): Windows events of one channel share their fields, so a batch of one channel holds
-    only those columns (a mixed batch carries the union of every channel's fields, each
-    column costing memory on every row) and Sigma rules, routed by channel, see one batch
-    per channel instead of a slice of every channel in every batch. Small batches of a
-    stream are gathered until they reach `rows` (detectors pay a cost per batch); large
-    ones are cut. Streams are buffered apart, so the order across streams may change, never
-    the order within one. Empty batches vanish. Deterministic: the same input always gives
-    the same micro-batches.
+    A stream is a kind, and for `winlog` a kind and an event log channel (Security, ...),
+    with Sysmon's channel split by event id (each Sysmon event id is its own log source):
+    Windows events of one stream share their fields, so its batch holds only those columns
+    (a mixed batch carries the union of every channel's fields, each column costing memory
+    on every row) and Sigma rules, routed by log source, see one batch of their events
+    instead of a slice of them in every batch. Small batches of a stream are gathered until
+    they reach `rows` (detectors pay a cost per batch); large ones are cut; when more than
+    `waiting` events (default twice `rows`) wait in all streams, the fullest stream goes out
+    early, which bounds memory. Streams are buffered apart, so the order across streams may
+    change, never the order within one. Empty batches vanish. Deterministic: the same input
+    always gives the same micro-batches.
 
     >>> import polars as pl
     >>> parts = [pl.DataFrame({"kind": [k] * n}) for k, n in [("a", 2), ("b", 5), ("a", 2)]]
     >>> [(b["kind"][0], b.height) for b in micro_batches(parts, 3)]
     [('b', 3), ('a', 3), ('b', 2), ('a', 1)]
     """
+    waiting = 2 * rows if waiting is None else waiting
     pending: dict[tuple[str, str | None], list[pl.DataFrame]] = {}
     sizes: dict[tuple[str, str | None], int] = {}
     for batch in batches:
@@ -136,13 +141,20 @@ def micro_batches(batches: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.Dat
                 yield whole.slice(offset, rows)
             if cut < whole.height:
                 pending[stream], sizes[stream] = [whole.slice(cut)], whole.height - cut
+        # many streams each filling up to `rows` would hold many batches' worth of events:
+        # past `waiting` events in all, the fullest stream goes out early
+        while sum(sizes.values()) > waiting:
+            fullest = max(sizes, key=lambda k: (sizes[k], str(k)))
+            sizes.pop(fullest)
+            yield _gather(pending.pop(fullest))
     for parts in pending.values():
         yield _gather(parts)
 
 
 def _streams(batch: pl.DataFrame) -> Iterator[tuple[tuple[str, str | None], pl.DataFrame]]:
-    """A batch's parts by stream: `winlog` split by channel, without the columns that no
-    event of the part has (beyond the declared ones); other kinds whole."""
+    """A batch's parts by stream: `winlog` split by channel (Sysmon's also by event id),
+    without the columns that no event of the part has (beyond the declared ones); other
+    kinds whole."""
     if batch.height == 0:
         return
     kind = batch["kind"][0]
@@ -150,13 +162,24 @@ def _streams(batch: pl.DataFrame) -> Iterator[tuple[tuple[str, str | None], pl.D
         yield (kind, None), batch
         return
     declared = schema(kind)
-    for (channel,), part in batch.partition_by(
-        "Channel", maintain_order=True, as_dict=True
-    ).items():
+    stream = (
+        pl.when(pl.col("Channel") == _SYSMON)
+        .then(pl.concat_str(pl.col("Channel"), pl.lit("#"), pl.col("EventID").cast(pl.String)))
+        .otherwise(pl.col("Channel"))
+        .alias(_STREAM)
+    )
+    for (name,), part in (
+        batch.with_columns(stream).partition_by(_STREAM, maintain_order=True, as_dict=True).items()
+    ):
+        part = part.drop(_STREAM)
         empty = [
             c for c in part.columns if c not in declared and part[c].null_count() == part.height
         ]
-        yield (kind, channel), part.drop(empty) if empty else part  # type: ignore[misc]
+        yield (kind, name), part.drop(empty) if empty else part  # type: ignore[misc]
+
+
+_SYSMON = "Microsoft-Windows-Sysmon/Operational"
+_STREAM = "\x00stream"
 
 
 def _gather(parts: list[pl.DataFrame]) -> pl.DataFrame:
