@@ -51,7 +51,9 @@ def report(
     who: Annotated[Principal, Depends(require("read"))],
     found: Annotated[Services, Depends(services)],
 ) -> HTMLResponse:
-    """The self-contained HTML report (as ``mamori report`` writes it) of your tenant."""
+    """The self-contained HTML report (as ``mamori report`` writes it) of your tenant, with
+    each incident's latest AI triage."""
+    from mamori.analyst.archive import latest_views
     from mamori.engine.incidents import institution_level
     from mamori.web.report import render_report
 
@@ -66,7 +68,12 @@ def report(
     institution.setdefault("events", None)
     with tempfile.TemporaryDirectory() as folder:
         page = render_report(
-            alerts, incidents, found.store.incident_links(who.tenant), institution, Path(folder)
+            alerts,
+            incidents,
+            found.store.incident_links(who.tenant),
+            institution,
+            Path(folder),
+            triages=latest_views(found.store.url, [who.tenant]),
         )
         html = page.read_text(encoding="utf-8")
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
