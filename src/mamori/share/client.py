@@ -40,7 +40,14 @@ from mamori.detect.base import Detector, Snapshot, make_alerts, once_per_bucket
 from mamori.detect.intel import IntelMatcher, IntelSet
 from mamori.detect.intel.stix import from_bundle
 from mamori.events.schema import TIME, empty_alerts
-from mamori.share.export import SALTED, WALLET_TYPE, bundle, salted
+from mamori.share.export import (
+    SALTED,
+    WALLET_TYPE,
+    bundle,
+    received_levels,
+    salted,
+    stricter,
+)
 from mamori.share.taxii import MEDIA_TYPE
 
 
@@ -117,10 +124,14 @@ class SharedIntel(Detector):
                                           "indicator_id": pl.String()})
         self.fired = pl.DataFrame(schema={k: pl.String() for k in _KEYS} | {"_bucket": TIME})
         self._hashes: dict[tuple[str, str], str] = {}
+        #: The TLP each pulled pattern came in under: pass to `release` as `received`.
+        self.received: dict[str, str] = {}
 
     def add(self, objects: list[dict[str, Any]], source: str = "taxii") -> int:
         """Take pulled objects in; returns how many indicators became matchable."""
         indicators = [o for o in objects if o.get("type") == "indicator" and not o.get("revoked")]
+        for key, level in received_levels(objects).items():
+            self.received[key] = stricter(level, self.received.get(key))
         fraud_rows, plain = [], []
         for obj in indicators:
             found = _SALTED_PATTERN.match(str(obj.get("pattern", "")))
@@ -169,7 +180,7 @@ class SharedIntel(Detector):
                         batch.join(found, left_on=column, right_on="value").select(
                             "event_id", "time", "tenant", "indicator_id",
                             entity_id=pl.col("customer").fill_null(pl.col("account")),
-                            column=pl.lit(column), kind=pl.lit(kind),
+                            column=pl.lit(column), kind=pl.lit(kind), observed=pl.col(column),
                         )
                     )
         if not hits:
@@ -177,7 +188,7 @@ class SharedIntel(Detector):
         fires = (
             pl.concat(hits).sort("time")
             .group_by(_KEYS, maintain_order=True)
-            .agg(pl.col("time").first(), pl.col("kind").first(),
+            .agg(pl.col("time").first(), pl.col("kind").first(), pl.col("observed").first(),
                  event_ids=pl.col("event_id").head(50))
         )
         kept, self.fired = once_per_bucket(fires, _KEYS, self.cooldown, self.fired)
@@ -193,7 +204,7 @@ class SharedIntel(Detector):
                 entity_type=pl.lit("customer"),
                 stage=pl.lit("cash_out"),
                 attack=pl.lit([], pl.List(pl.String)),
-                related=pl.concat_list(pl.col("kind") + pl.lit(":") + pl.col("indicator_id")),
+                related=pl.concat_list(pl.col("kind") + pl.lit(":") + pl.col("observed")),
                 explanation=pl.format(
                     "{} matched a {} the sector shared (indicator {}, salted hash)",
                     "column", "kind", "indicator_id",

@@ -97,6 +97,32 @@ def object_tlp(obj: dict[str, Any]) -> str | None:
     return max(levels, key=TLP_ORDER.index) if levels else None
 
 
+def stricter(level: str, other: str | None) -> str:
+    """The stricter of two TLP levels (`other` may be None: no marking)."""
+    if other is None:
+        return level
+    return max(level, other, key=TLP_ORDER.index)
+
+
+def received_levels(objects: list[dict[str, Any]]) -> dict[str, str]:
+    """The TLP level each indicator pattern and attack-pattern id came in under, from
+    objects pulled from the sector (the strictest, if it came more than once). `release`
+    never sends them out again under a lower level.
+
+    >>> received_levels([{"type": "indicator", "pattern": "[url:value = 'x']",
+    ...     "object_marking_refs": [TLP2_IDS["amber"]]}])
+    {"[url:value = 'x']": 'amber'}
+    """
+    found: dict[str, str] = {}
+    for obj in objects:
+        kind = obj.get("type")
+        key = obj.get("pattern") if kind == "indicator" else obj.get("id")
+        level = object_tlp(obj) if kind in ("indicator", "attack-pattern") else None
+        if key and level:
+            found[key] = stricter(level, found.get(key))
+    return found
+
+
 def sector_identity(sector: str) -> dict[str, Any]:
     """The pseudonymous identity every member's objects are created by: it names the sector,
     never the bank."""
@@ -277,14 +303,22 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _build(row: dict[str, Any], policy: ReleasePolicy, creator: str) -> list[dict[str, Any]]:
+def _key(kind: str, value: str, policy: ReleasePolicy) -> str | None:
+    """What a released observable is known by: its pattern, or a technique's attack-pattern
+    id (None: it has no pattern)."""
+    return attack_pattern_id(value) if kind == "technique" else pattern(kind, value, policy.salt)
+
+
+def _build(
+    row: dict[str, Any], policy: ReleasePolicy, creator: str, key: str, level: str
+) -> list[dict[str, Any]]:
     kind, value = row["type"], row["value"]
-    marking = [TLP2_IDS[policy.level(kind)]]
+    marking = [TLP2_IDS[level]]
     first, last = _stamp(row["first_seen"]), _stamp(row["last_seen"])
     common = {"created_by_ref": creator, "object_marking_refs": marking, "created": first,
               "modified": first, "allow_custom": True}
     if kind == "technique":
-        target = attack_pattern_id(value)
+        target = key
         sdo = stix2.AttackPattern(
             id=target,
             name=value.upper(),
@@ -292,9 +326,7 @@ def _build(row: dict[str, Any], policy: ReleasePolicy, creator: str) -> list[dic
             **common,
         )
     else:
-        text = pattern(kind, value, policy.salt)
-        if text is None:
-            return []
+        text = key
         target = indicator_id(policy.sector, kind, text)
         sdo = stix2.Indicator(
             id=target,
@@ -319,21 +351,32 @@ def _build(row: dict[str, Any], policy: ReleasePolicy, creator: str) -> list[dic
     return [orjson.loads(sdo.serialize()), orjson.loads(sighting.serialize())]
 
 
-def release(alerts: pl.DataFrame, policy: ReleasePolicy, peer: str) -> list[dict[str, Any]]:
+def release(
+    alerts: pl.DataFrame,
+    policy: ReleasePolicy,
+    peer: str,
+    received: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """The STIX objects (as dicts) a tenant's alerts release to `peer` under `policy`:
     the sector identity, the TLP markings used, and per observable its indicator or attack
-    pattern with a sighting. Objects whose TLP the peer may not receive are left out."""
+    pattern with a sighting. Objects whose TLP the peer may not receive are left out.
+
+    `received` (from `received_levels` of what the tenant pulled) is the re-release guard:
+    an observable that came in under TLP:AMBER goes out at AMBER or stricter whatever the
+    policy says, so only to `amber_peers`; never again as GREEN or CLEAR."""
     creator = sector_identity(policy.sector)
+    floors = received or {}
     out: list[dict[str, Any]] = []
     levels: set[str] = set()
     for row in observables(alerts, policy).iter_rows(named=True):
-        level = policy.level(row["type"])
+        key = _key(row["type"], row["value"], policy)
+        if key is None:
+            continue
+        level = stricter(policy.level(row["type"]), floors.get(key))
         if not policy.allows(level, peer):
             continue
-        built = _build(row, policy, creator["id"])
-        if built:
-            levels.add(level)
-            out += built
+        levels.add(level)
+        out += _build(row, policy, creator["id"], key, level)
     if not out:
         return []
     markings = [tlp_marking(level) for level in TLP_ORDER if level in levels]
