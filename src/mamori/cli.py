@@ -799,9 +799,10 @@ main.add_command(serve)
 main.add_command(tenants_group)
 main.add_command(users_group)
 
-from mamori.share.commands import share_group  # noqa: E402
+from mamori.share.commands import sector_group, share_group  # noqa: E402
 
 main.add_command(share_group)
+main.add_command(sector_group)
 
 
 if __name__ == "__main__":

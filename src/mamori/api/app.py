@@ -35,6 +35,8 @@ from mamori.api.responses import OrjsonResponse, error_body
 from mamori.api.routes import alerts, auth, entities, hunting, incidents, ingest, sector, system
 from mamori.api.services import open_services
 from mamori.api.settings import ApiSettings
+from mamori.share.hub import HubSettings, open_hub
+from mamori.share.taxii import taxii_router
 
 __all__ = ["CAPABILITY_ROUTERS", "ApiSettings", "create_app"]
 
@@ -72,6 +74,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for name in CAPABILITY_ROUTERS:
         if _module_exists(name):
             app.include_router(importlib.import_module(name).router)
+    # The sector hub's TAXII 2.1 server at /taxii2 (collections kept in the store).
+    hub_settings = HubSettings.from_data_dir(settings.data_dir)
+    app.state.sector_hub = open_hub(found.engine, found.identity.authenticate_token, hub_settings)
+    app.include_router(taxii_router(app.state.sector_hub))
     _add_error_handlers(app)
     app.add_middleware(
         Guards,

@@ -43,6 +43,7 @@ from mamori.engine.incidents import RAISE_LEVEL
 from mamori.govern.identity import ConsoleSession, constant_time_equal
 from mamori.respond.catalogue import CATALOGUE
 from mamori.respond.playbooks import PLAYBOOKS
+from mamori.share.hub import watch_status
 from mamori.web.console import LANGUAGES, STATIC, TEMPLATES, translate
 from mamori.web.console.charts import TYPE_COLOURS, bars, entity_graph, trend
 
@@ -523,7 +524,11 @@ def sector_page(request: Request, found: Found) -> Response:
             shown.append(incident)
     shown.sort(key=lambda i: (-i["risk"], i["incident_id"]))
     level = max((i["level"] for i in shown), default=1)
-    return _render(request, "sector.html.j2", session, incidents=shown, level=level)
+    hub = getattr(request.app.state, "sector_hub", None)
+    warning = watch_status(hub.watch) if hub is not None else None  # institutions unnamed
+    return _render(
+        request, "sector.html.j2", session, incidents=shown, level=level, warning=warning
+    )
 
 
 # --- live updates ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 import polars as pl
@@ -37,7 +38,14 @@ import polars as pl
 from mamori.detect.base import make_alerts
 from mamori.events.schema import TIME, empty_alerts
 from mamori.share.export import TLP2_IDS, sector_identity, tlp_marking
-from mamori.share.taxii import parse_timestamp, timestamp
+from mamori.share.taxii import (
+    Authenticate,
+    Collection,
+    Journal,
+    TaxiiServer,
+    parse_timestamp,
+    timestamp,
+)
 
 _NAMESPACE = uuid.UUID("2f1c7f4e-4c1b-5a66-8e1e-73656374f272")
 _REPORTS = {"key": pl.String(), "kind": pl.String(), "label": pl.String(),
@@ -143,6 +151,20 @@ class CampaignWatch:
             self.publish(self.stix(changed))
         return changed
 
+    def replay(self, posts: list[tuple[str, dict[str, Any]]]) -> None:
+        """Rebuild from members' earlier (tenant, object) posts, oldest first, without
+        publishing again: levels end where they were, so only a later rise is news."""
+        publish, self.publish = self.publish, None
+        try:
+            for tenant, group in groupby(posts, key=lambda post: post[0]):
+                self.listen("", tenant, [obj for _, obj in group])
+        finally:
+            self.publish = publish
+
+    def level(self) -> int:
+        """The sector early-warning level now: the highest campaign's, 1 (normal) if none."""
+        return max((c.level for c in self.campaigns()), default=1)
+
     def campaigns(self, keys: set[str] | None = None) -> list[SectorCampaign]:
         """Campaigns now: reports of k or more institutions within the window before each
         key's latest report."""
@@ -244,19 +266,26 @@ def campaign_alerts(objects: list[dict[str, Any]], tenant: str) -> pl.DataFrame:
     )
 
 
-def sector_hub(authenticate: Any, k: int = 3, window: timedelta = timedelta(days=3),
-               consent: frozenset[str] = frozenset(), sector: str = "sector") -> Any:
-    """A TAXII server for a sector hub: members post to ``indicators``, the campaign watch
-    counts institutions and publishes campaigns to ``early-warning`` for all to read."""
-    from mamori.share.taxii import Collection, TaxiiServer
+#: The hub's collections: what members post, and the campaigns the hub publishes.
+MEMBER_COLLECTION, WARNING_COLLECTION = "indicators", "early-warning"
 
+
+def sector_hub(authenticate: Authenticate, k: int = 3, window: timedelta = timedelta(days=3),
+               consent: frozenset[str] = frozenset(), sector: str = "sector",
+               journal: Journal | None = None) -> TaxiiServer:
+    """A TAXII server for a sector hub: members post to ``indicators``, the campaign watch
+    (``server.watch``) counts institutions and publishes campaigns to ``early-warning`` for
+    all to read. With a `journal` the collections outlive a restart, and the watch is
+    rebuilt from what members posted before."""
     server = TaxiiServer(
-        [Collection("indicators", "Indicators and sightings released by members"),
-         Collection("early-warning", "Sector campaigns", writers=frozenset())],
+        [Collection(MEMBER_COLLECTION, "Indicators and sightings released by members"),
+         Collection(WARNING_COLLECTION, "Sector campaigns", writers=frozenset())],
         authenticate,
+        journal=journal,
     )
     watch = CampaignWatch(k, window, consent, sector,
-                          publish=lambda objs: server.publish("early-warning", objs))
+                          publish=lambda objs: server.publish(WARNING_COLLECTION, objs))
+    watch.replay([(e.tenant, e.obj) for e in server.stores[MEMBER_COLLECTION].entries])
     server.listeners.append(watch.listen)
-    server.watch = watch  # type: ignore[attr-defined]
+    server.watch = watch
     return server

@@ -70,3 +70,41 @@ def share_pull(url: str, token: str, collection: str, added_after: str | None,
             raise click.ClickException(str(err)) from None
     out.write_bytes(orjson.dumps(bundle(objects), option=orjson.OPT_INDENT_2))
     click.echo(f"{len(objects)} objects pulled from {collection}; next --added-after {mark}")
+
+
+@click.group("sector")
+def sector_group() -> None:
+    """The sector hub: campaigns seen at k or more institutions, and the early-warning level."""
+
+
+@sector_group.command("status")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("data"), show_default=True,
+              help="The hub's data folder (its mamori.toml [sector] table is read).")
+@click.option("--database-url", default=None, help="Default: sqlite:///DATA_DIR/mamori.db")
+def sector_status_command(data_dir: Path, database_url: str | None) -> None:
+    """Print the sector early-warning level and the campaigns as JSON: what each is about,
+    its level, how many institutions saw it, and which of them agreed to be named.
+
+    Example: mamori sector status --data-dir data
+    """
+    import orjson
+    import sqlalchemy as sa
+
+    from mamori.share.hub import HubError, HubJournal, HubSettings, sector_status
+    from mamori.store.migrations import upgrade
+
+    database = database_url or f"sqlite:///{data_dir / 'mamori.db'}"
+    if database_url is None and not (data_dir / "mamori.db").exists():
+        raise click.ClickException(f"no hub database in {data_dir} (run mamori serve there)")
+    try:
+        settings = HubSettings.from_data_dir(data_dir)
+    except HubError as err:
+        raise click.ClickException(str(err)) from None
+    engine = sa.create_engine(database)
+    try:
+        upgrade(engine)
+        status = sector_status(HubJournal(engine), settings)
+    finally:
+        engine.dispose()
+    click.echo(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode())

@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import stix2
@@ -61,6 +61,18 @@ MAX_CONTENT_LENGTH = 10 * 1024 * 1024
 Authenticate = Callable[[str], Principal | None]
 #: Called with (collection id, posting tenant, accepted objects) after each accepted POST.
 Listener = Callable[[str, str, list[dict[str, Any]]], object]
+
+
+class Journal(Protocol):
+    """Where a server keeps its collections' objects across restarts
+    (`mamori.share.hub.HubJournal`: a table of the operational database)."""
+
+    def append(self, collection: str, entries: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Keep (time added in µs, posting tenant, object) entries of a collection."""
+
+    def load(self) -> list[tuple[str, int, str, dict[str, Any]]]:
+        """Every kept (collection, time added, tenant, object), oldest first."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -118,13 +130,15 @@ class ObjectStore:
     """The objects of one collection, append-only, in the order they were added."""
 
     entries: list[_Entry] = field(default_factory=list)
-    _last: int = 0
 
-    def add(self, obj: dict[str, Any], tenant: str) -> int:
-        added = max(time.time_ns() // 1000, self._last + 1)
-        self._last = added
-        self.entries.append(_Entry(added, obj, tenant))
-        return added
+    def stamp(self, objects: list[dict[str, Any]], tenant: str) -> list[_Entry]:
+        """Entries for objects about to be added, with strictly increasing times (µs)."""
+        last = self.entries[-1].added if self.entries else 0
+        stamped = []
+        for obj in objects:
+            last = max(time.time_ns() // 1000, last + 1)
+            stamped.append(_Entry(last, obj, tenant))
+        return stamped
 
     def after(self, added_after: int | None) -> int:
         """Index of the first entry added strictly after `added_after`."""
@@ -142,30 +156,48 @@ class TaxiiServer:
         authenticate: Authenticate,
         root: str = "sector",
         title: str = "Mamori sector exchange",
+        journal: Journal | None = None,
     ) -> None:
         self.collections = {c.id: c for c in collections}
         self.stores = {c.id: ObjectStore() for c in collections}
         self.authenticate, self.root, self.title = authenticate, root, title
         self.statuses: dict[str, dict[str, Any]] = {}
         self.listeners: list[Listener] = []
+        self.journal = journal
+        #: The sector hub's campaign watch (`mamori.share.campaign.sector_hub` sets it).
+        self.watch: Any = None
         self._lock = threading.Lock()
+        if journal is not None:
+            for collection, added, tenant, obj in journal.load():
+                if collection in self.stores:
+                    self.stores[collection].entries.append(_Entry(added, obj, tenant))
+
+    def _add(self, collection: str, objects: list[dict[str, Any]], tenant: str) -> list[int]:
+        """Store objects (in the journal first, when there is one); their times added."""
+        with self._lock:
+            stamped = self.stores[collection].stamp(objects, tenant)
+            if self.journal is not None:
+                self.journal.append(collection, [(e.added, e.tenant, e.obj) for e in stamped])
+            self.stores[collection].entries += stamped
+        return [e.added for e in stamped]
 
     def accept(
         self, collection: Collection, who: Principal, objects: list[Any]
     ) -> dict[str, Any]:
         """Check and store posted objects; the TAXII status resource of the request."""
-        successes, failures, accepted = [], [], []
+        failures, accepted = [], []
         for position, obj in enumerate(objects):
             ident = obj.get("id", f"objects[{position}]") if isinstance(obj, dict) else "?"
             problem = self._refusal(collection, obj)
             if problem:
                 failures.append({"id": ident, "version": _version(obj), "message": problem})
-                continue
-            with self._lock:
-                added = self.stores[collection.id].add(obj, who.tenant)
-            successes.append({"id": ident, "version": _version(obj), "date_added":
-                              timestamp(added)})
-            accepted.append(obj)
+            else:
+                accepted.append(obj)
+        added = self._add(collection.id, accepted, who.tenant) if accepted else []
+        successes = [
+            {"id": obj["id"], "version": _version(obj), "date_added": timestamp(when)}
+            for obj, when in zip(accepted, added, strict=True)
+        ]
         status_id = str(uuid.uuid4())
         status: dict[str, Any] = {
             "id": status_id,
@@ -186,9 +218,7 @@ class TaxiiServer:
 
     def publish(self, collection: str, objects: list[dict[str, Any]], by: str = "sector") -> None:
         """Store objects the hub itself issues (sector campaigns) into a collection."""
-        with self._lock:
-            for obj in objects:
-                self.stores[collection].add(obj, by)
+        self._add(collection, objects, by)
 
     @staticmethod
     def _refusal(collection: Collection, obj: Any) -> str | None:
@@ -196,7 +226,7 @@ class TaxiiServer:
             return "not a STIX object"
         try:
             stix2.parse(obj, allow_custom=True)
-        except (STIXError, ValueError, TypeError, KeyError) as err:
+        except (STIXError, ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
             return f"invalid STIX 2.1 object: {err}"
         level = object_tlp(obj)
         if level == "red":
@@ -324,8 +354,8 @@ def taxii_router(server: TaxiiServer, prefix: str = "/taxii2") -> APIRouter:
             start = int(query["next"]) if "next" in query else None
         except ValueError as err:
             return _error(400, "Bad Request", f"bad added_after, limit or next: {err}")
-        if limit < 1:
-            return _error(400, "Bad Request", "limit must be at least 1")
+        if limit < 1 or (start is not None and start < 0):
+            return _error(400, "Bad Request", "limit must be at least 1, next at least 0")
         ids = {object_id} if object_id else set(_split(query.get("match[id]")))
         types = set(_split(query.get("match[type]")))
         entries, following = server.page(ident, added_after, limit, start, ids, types)
