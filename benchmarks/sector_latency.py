@@ -1,6 +1,8 @@
 """How long from bank A releasing an indicator to bank B matching it (issue #7: within 5 s).
 
-Starts a sector hub (TAXII 2.1, `mamori.share`) under uvicorn on loopback; bank B's
+Starts the API as `mamori serve` does (`create_app` over a fresh data folder, the sector hub
+at /taxii2 keeping its collections in SQLite, API tokens checked by identity) under uvicorn
+on loopback; bank B's
 subscriber polls the hub every `--poll` seconds over HTTP, feeds new objects into its
 `SharedIntel` detector and runs its live flow batch through it. Each round, bank A releases
 one new C2 address (export under its policy, POST to the hub) and the clock runs until B's
@@ -15,26 +17,21 @@ import argparse
 import json
 import socket
 import statistics
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import polars as pl
 import uvicorn
-from fastapi import FastAPI
 
+from mamori.api.app import create_app
+from mamori.api.settings import ApiSettings
 from mamori.events.schema import conform
-from mamori.govern.identity import Principal
-from mamori.share.campaign import sector_hub
 from mamori.share.client import SharedIntel, TaxiiPeer
 from mamori.share.export import ReleasePolicy, release
-from mamori.share.taxii import taxii_router
-
-
-def member(tenant: str) -> Principal:
-    return Principal(f"u-{tenant}", "feed", tenant, "institution", frozenset({"responder"}),
-                     "token")
 
 
 def free_port() -> int:
@@ -59,9 +56,13 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.5, help="B's polling interval, s")
     args = parser.parse_args()
 
-    tokens = {"tok-a": member("bank-a"), "tok-b": member("bank-b")}
-    app = FastAPI()
-    app.include_router(taxii_router(sector_hub(tokens.get, k=3)))
+    app = create_app(ApiSettings(Path(tempfile.mkdtemp(prefix="mamori-hub-"))))
+    identity = app.state.services.identity
+    tokens = {}
+    for bank in ("bank-a", "bank-b"):
+        identity.create_tenant(bank)
+        identity.create_user(bank, f"{bank}-feed", ["responder"], password="not used here")
+        tokens[bank], _ = identity.issue_token(f"{bank}-feed", "taxii")
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     threading.Thread(target=server.run, daemon=True).start()
@@ -69,8 +70,8 @@ def main() -> None:
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
     policy = ReleasePolicy(sector="jp", salt="bench", tlp={"*": "green"})
-    bank_a = TaxiiPeer(httpx.Client(base_url=base), "tok-a")
-    bank_b = TaxiiPeer(httpx.Client(base_url=base), "tok-b")
+    bank_a = TaxiiPeer(httpx.Client(base_url=base), tokens["bank-a"])
+    bank_b = TaxiiPeer(httpx.Client(base_url=base), tokens["bank-b"])
     matched: dict[str, float] = {}
     live = pl.concat([flows(f"185.220.{100 + r}.{7 + r}") for r in range(args.rounds)])
     stop = threading.Event()

@@ -20,21 +20,41 @@ def share_group() -> None:
 @click.option("--peer", required=True, help="The peer the bundle is for (AMBER needs it listed).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the bundle here (default: stdout).")
-def share_export(alerts: Path, policy_path: Path, peer: str, out: Path | None) -> None:
+@click.option("--received", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              multiple=True, help="Bundles pulled from the sector (mamori share pull): what "
+              "came in under AMBER is never released lower. Repeatable.")
+def share_export(alerts: Path, policy_path: Path, peer: str, out: Path | None,
+                 received: tuple[Path, ...]) -> None:
     """Release an alerts Parquet file as a STIX 2.1 bundle under the tenant's policy.
 
     Example: mamori share export alerts.parquet --policy mamori.toml --peer sector-hub
+    --received feeds/sector.json
     """
     import orjson
     import polars as pl
 
-    from mamori.share.export import ReleaseError, ReleasePolicy, bundle, release
+    from mamori.share.export import (
+        ReleaseError,
+        ReleasePolicy,
+        bundle,
+        received_levels,
+        release,
+        stricter,
+    )
 
     try:
         policy = ReleasePolicy.from_toml(policy_path)
     except ReleaseError as err:
         raise click.ClickException(str(err)) from None
-    objects = release(pl.read_parquet(alerts), policy, peer)
+    floors: dict[str, str] = {}
+    for path in received:
+        try:
+            pulled = orjson.loads(path.read_bytes()).get("objects", [])
+        except (orjson.JSONDecodeError, AttributeError) as err:
+            raise click.ClickException(f"{path}: not a STIX bundle ({err})") from None
+        for key, level in received_levels(pulled).items():
+            floors[key] = stricter(level, floors.get(key))
+    objects = release(pl.read_parquet(alerts), policy, peer, received=floors)
     text = orjson.dumps(bundle(objects), option=orjson.OPT_INDENT_2)
     if out:
         out.write_bytes(text)
