@@ -223,15 +223,24 @@ def batch_features(
     cols: dict[str, np.ndarray] = {"amount": frame["amount"].to_numpy()[q].astype(np.float64)}
     label_items = _label_items(frame, ent, labels)
     ones = np.ones(len(times), dtype=np.int64)
+    start = times[first] if first < len(times) else np.iinfo(np.int64).max // 2
+
+    def reach(horizon: int) -> int:
+        """The first row a window of `horizon` over the scored rows can reach."""
+        return min(first, int(np.searchsorted(times, start - horizon, "right")))
+
     for a in ACTIVITY:
-        (codes,) = _codes(ent[a.entity])
+        widths = [WINDOWS[w] for w in (*a.counts, *a.means, *a.versus_mean)]
+        lo = reach(_MAX_ACTIVITY if a.since_last else max(widths))
+        (codes,) = _codes(ent[a.entity][lo:])
         if not np.any(codes >= 0):
             cols.update(dict.fromkeys(_activity_names(a), np.full(len(tq), np.nan)))
             continue
-        query = BatchStream(codes, times, np.stack([ones, units], axis=1)).query(
-            codes[q], tq, own_from=first
+        values = np.stack([ones[lo:], units[lo:]], axis=1)
+        query = BatchStream(codes, times[lo:], values).query(
+            codes[first - lo :], tq, own_from=first - lo
         )
-        missing = codes[q] < 0
+        missing = codes[first - lo :] < 0
         sums = {
             w: query.sums(WINDOWS[w]).astype(np.float64)
             for w in {*a.counts, *a.means, *a.versus_mean}
@@ -251,7 +260,10 @@ def batch_features(
             since = (tq - np.where(gone, tq, prev)) / US
             cols[f"{a.entity}_seconds_since_last"] = np.where(gone, np.nan, since)
     for r in RISK:
-        items = label_items.filter(pl.col(r.entity).is_not_null()).sort("known_at")
+        oldest = start - max(WINDOWS[w] for w in r.windows)
+        items = label_items.filter(
+            pl.col(r.entity).is_not_null(), pl.col("known_at").dt.epoch("us") > oldest
+        ).sort("known_at")
         codes, item_codes = _codes(ent[r.entity][q], items[r.entity])
         known = items["known_at"].dt.epoch("us").to_numpy().astype(np.int64)
         values = items.select("one", "fraud").to_numpy().astype(np.int64).reshape(-1, 2)
@@ -268,13 +280,16 @@ def batch_features(
         if frame[column].null_count() == frame.height or ent["payer"].null_count() == ent.height:
             cols[name] = np.full(len(tq), np.nan)
             continue
-        pair = frame.select(
+        lo = reach(WINDOWS[NOVELTY_WINDOW])
+        pair = frame.slice(lo).select(
             pl.concat_str([_entity_expr("payer"), pl.col(column).cast(pl.String)], separator="\x1f")
         ).to_series()
         (codes,) = _codes(pair)
-        query = BatchStream(codes, times, ones[:, None]).query(codes[q], tq, own_from=first)
+        query = BatchStream(codes, times[lo:], ones[lo:, None]).query(
+            codes[first - lo :], tq, own_from=first - lo
+        )
         n = query.sums(WINDOWS[NOVELTY_WINDOW])
-        cols[name] = np.where(codes[q] < 0, np.nan, (n[:, 0] == 1) * 1.0)
+        cols[name] = np.where(codes[first - lo :] < 0, np.nan, (n[:, 0] == 1) * 1.0)
     for name, values in zip(TIME_FEATURES, _time_features(tq), strict=True):
         cols[name] = values
     return pl.DataFrame({"event_id": frame["event_id"][q], **{f: cols[f] for f in FEATURES}})
