@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,10 +63,16 @@ _UNSET: Any = object()
 
 
 class CaseBook:
-    """Cases and comments in the operational database, always read and written per tenant."""
+    """Cases and comments in the operational database, always read and written per tenant.
 
-    def __init__(self, engine: sa.Engine) -> None:
+    `on_change(tenant)` is called after a case of the tenant changed.
+    """
+
+    def __init__(
+        self, engine: sa.Engine, on_change: Callable[[str], None] | None = None
+    ) -> None:
         self._engine = engine
+        self._on_change = on_change
 
     def cases(self, tenant: str, incident_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The tenant's cases of these incidents, by incident id (absent: never touched)."""
@@ -116,6 +122,8 @@ class CaseBook:
                 connection.execute(CASES_TABLE.update().where(*key).values(case))
             else:
                 connection.execute(CASES_TABLE.insert(), case)
+        if self._on_change is not None:
+            self._on_change(tenant)
         return case
 
     def comment(self, tenant: str, incident_id: str, author: str, body: str) -> dict[str, Any]:

@@ -143,8 +143,10 @@ class TenantEngine:
         incident_every_s: float,
         checkpoint_every_s: float,
         pipeline_factory: Callable[[], Pipeline] | None = None,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.tenant = tenant
+        self.on_change = on_change
         self.store = store
         self.spool = data_dir / "spool" / tenant
         self.spool.mkdir(parents=True, exist_ok=True)
@@ -235,6 +237,8 @@ class TenantEngine:
             self.status.pending_events -= events
             self.status.processed_events += events
             self.status.alerts += found
+        if found:
+            self._changed()
         return found > 0
 
     def _rebuild_incidents(self) -> None:
@@ -242,6 +246,11 @@ class TenantEngine:
         incidents, membership = self.pipeline.incidents(alerts)
         self.store.replace_incidents(self.tenant, incidents, membership)
         self.status.incidents = incidents.height
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.tenant)
 
     def _checkpoint(self, done: list[_Item]) -> None:
         self._position += len(done)
@@ -270,7 +279,10 @@ class Intake:
         checkpoint_every_s: float = 5.0,
         max_pending_events: int = 5_000_000,
         pipeline_factory: Callable[[], Pipeline] | None = None,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_change(tenant)` is called (on the engine's thread) after the engine stored
+        alerts or rebuilt incidents of the tenant."""
         self.data_dir = Path(data_dir)
         self.store, self.lake = store, lake
         self.max_pending_events = max_pending_events
@@ -279,6 +291,7 @@ class Intake:
             "incident_every_s": incident_every_s,
             "checkpoint_every_s": checkpoint_every_s,
             "pipeline_factory": pipeline_factory,
+            "on_change": on_change,
         }
         self._engines: dict[str, TenantEngine] = {}
         self._lock = threading.Lock()

@@ -9,11 +9,16 @@ import polars as pl
 from fastapi.responses import JSONResponse
 
 
+def json_bytes(content: Any) -> bytes:
+    """`content` as JSON by orjson (datetimes as RFC 3339, unknown values as text)."""
+    return orjson.dumps(content, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
 class OrjsonResponse(JSONResponse):
     """A JSON response encoded by orjson; values it does not know are written as text."""
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=str, option=orjson.OPT_NON_STR_KEYS)
+        return json_bytes(content)
 
 
 def rows(frame: pl.DataFrame) -> list[dict[str, Any]]:

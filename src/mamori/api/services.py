@@ -10,6 +10,7 @@ from fastapi import Request
 
 from mamori.api.cases import CaseBook
 from mamori.api.intake import Intake
+from mamori.api.listings import ListingPages
 from mamori.api.metrics import ApiMetrics
 from mamori.api.settings import ApiSettings
 from mamori.govern.identity import Identity
@@ -29,6 +30,7 @@ class Services:
     cases: CaseBook
     intake: Intake
     metrics: ApiMetrics
+    pages: ListingPages
 
     def close(self) -> None:
         self.intake.close()
@@ -42,6 +44,7 @@ def open_services(settings: ApiSettings) -> Services:
     store = OperationalStore(settings.database)  # runs the Alembic migrations
     engine = sa.create_engine(settings.database)
     lake = EventLake(settings.data_dir / "lake")
+    pages = ListingPages(ttl_s=settings.listing_cache_s)
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
     )
@@ -53,6 +56,7 @@ def open_services(settings: ApiSettings) -> Services:
         incident_every_s=settings.incident_every_s,
         checkpoint_every_s=settings.checkpoint_every_s,
         max_pending_events=settings.max_pending_events,
+        on_change=pages.changed,
     )
     return Services(
         settings=settings,
@@ -60,13 +64,14 @@ def open_services(settings: ApiSettings) -> Services:
         lake=lake,
         engine=engine,
         identity=Identity(engine, hasher=hasher, token_cache_s=settings.token_cache_s),
-        cases=CaseBook(engine),
+        cases=CaseBook(engine, on_change=pages.changed),
         intake=intake,
         metrics=ApiMetrics(),
+        pages=pages,
     )
 
 
-def services(request: Request) -> Services:
-    """The app's services (a FastAPI dependency)."""
+async def services(request: Request) -> Services:
+    """The app's services (a FastAPI dependency; async: no thread hop for an attribute)."""
     found: Services = request.app.state.services
     return found

@@ -34,8 +34,14 @@ class ApiSettings:
     incident_every_s: float = 2.0
     checkpoint_every_s: float = 5.0
     max_pending_events: int = 5_000_000
-    #: Seconds a verified API token is remembered (argon2 is paid once per this period).
-    token_cache_s: float = 30.0
+    #: Seconds a verified API token is remembered: argon2 (tens of ms of CPU) is paid once
+    #: per token per this period. Revoking a token or switching off its user through this
+    #: server takes effect at once; a token's expiry, or a change made by another process,
+    #: within this time.
+    token_cache_s: float = 300.0
+    #: Seconds the first pages of a tenant's alert and incident listings are kept
+    #: (`mamori.api.listings`; a write through this server drops them at once; 0: never).
+    listing_cache_s: float = 1.0
     #: Argon2 parameters (time cost, memory KiB); tests lower them.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536

@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Annotated
 
 import polars as pl
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from starlette.concurrency import run_in_threadpool
 
-from mamori.api.responses import OrjsonResponse, rows
+from mamori.api.responses import OrjsonResponse, json_bytes, rows
 from mamori.api.routes import lookup
 from mamori.api.security import require
 from mamori.api.services import Services, services
@@ -19,8 +20,8 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
 
 
-@router.get("")
-def list_alerts(
+@router.get("", response_class=OrjsonResponse)
+async def list_alerts(
     who: Annotated[Principal, Depends(require("read"))],
     found: Annotated[Services, Depends(services)],
     since: dt.datetime | None = None,
@@ -28,19 +29,31 @@ def list_alerts(
     detector: Annotated[str | None, Query(max_length=200)] = None,
     severity: Annotated[str | None, Query(pattern="^(" + "|".join(SEVERITIES) + ")$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> OrjsonResponse:
-    """The tenant's alerts, newest first; `since` inclusive, `until` exclusive."""
-    frame = found.store.alerts(
-        who.tenant,
-        since=since,
-        until=until,
-        detector=detector,
-        limit=None if severity else limit,
-    )
-    if severity:
-        frame = frame.filter(pl.col("severity") == severity)
-    frame = frame.sort(["time", "alert_id"], descending=True).head(limit)
-    return OrjsonResponse({"alerts": rows(frame), "count": frame.height})
+) -> Response:
+    """The tenant's alerts, newest first; `since` inclusive, `until` exclusive.
+
+    A page asked for again within a second is answered from `found.pages` (see
+    `mamori.api.listings`); a new one is built on a worker thread.
+    """
+    query = ("alerts", since, until, detector, severity, limit)
+
+    def build() -> bytes:
+        frame = found.store.alerts(
+            who.tenant,
+            since=since,
+            until=until,
+            detector=detector,
+            limit=None if severity else limit,
+        )
+        if severity:
+            frame = frame.filter(pl.col("severity") == severity)
+        frame = frame.sort(["time", "alert_id"], descending=True).head(limit)
+        return json_bytes({"alerts": rows(frame), "count": frame.height})
+
+    body = found.pages.cached(who.tenant, query)
+    if body is None:
+        body = await run_in_threadpool(found.pages.page, who.tenant, query, build)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{alert_id}")

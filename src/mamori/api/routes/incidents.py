@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from mamori.api.cases import STATUSES
-from mamori.api.responses import OrjsonResponse, rows
+from mamori.api.responses import OrjsonResponse, json_bytes, rows
 from mamori.api.routes import lookup
 from mamori.api.security import require
 from mamori.api.services import Services, services
@@ -43,22 +44,36 @@ def _with_case(incident: dict[str, Any], case: dict[str, Any] | None) -> dict[st
     return incident
 
 
-@router.get("")
-def list_incidents(
+@router.get("", response_class=OrjsonResponse)
+async def list_incidents(
     who: Annotated[Principal, Depends(require("read"))],
     found: Annotated[Services, Depends(services)],
     min_level: Annotated[int, Query(ge=1, le=5)] = 1,
     status: Annotated[str | None, Query(pattern=_STATUS)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> OrjsonResponse:
-    """The tenant's incidents, riskiest first, each with its case fields."""
-    frame = found.store.incidents(who.tenant, min_level=min_level, limit=None if status else limit)
-    listed = rows(frame)
-    cases = found.cases.cases(who.tenant, [i["incident_id"] for i in listed])
-    listed = [_with_case(i, cases.get(i["incident_id"])) for i in listed]
-    if status:
-        listed = [i for i in listed if i["status"] == status][:limit]
-    return OrjsonResponse({"incidents": listed, "count": len(listed)})
+) -> Response:
+    """The tenant's incidents, riskiest first, each with its case fields.
+
+    A page asked for again within a second is answered from `found.pages` (see
+    `mamori.api.listings`); a new one is built on a worker thread.
+    """
+    query = ("incidents", min_level, status, limit)
+
+    def build() -> bytes:
+        frame = found.store.incidents(
+            who.tenant, min_level=min_level, limit=None if status else limit
+        )
+        listed = rows(frame)
+        cases = found.cases.cases(who.tenant, [i["incident_id"] for i in listed])
+        listed = [_with_case(i, cases.get(i["incident_id"])) for i in listed]
+        if status:
+            listed = [i for i in listed if i["status"] == status][:limit]
+        return json_bytes({"incidents": listed, "count": len(listed)})
+
+    body = found.pages.cached(who.tenant, query)
+    if body is None:
+        body = await run_in_threadpool(found.pages.page, who.tenant, query, build)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{incident_id}")
