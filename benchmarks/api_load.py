@@ -112,9 +112,10 @@ def seed(data_dir: Path, users: int, alerts: int, incidents: int) -> list[str]:
     return tokens
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, port: int, listing_cache_s: float) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "mamori.cli", "serve", "--data-dir", str(data_dir),
-               "--port", str(port), "--insecure-cookies"]  # fmt: skip
+               "--port", str(port), "--insecure-cookies",
+               "--listing-cache-s", str(listing_cache_s)]  # fmt: skip
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(300):
         try:
@@ -307,17 +308,24 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=50_000)
     parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument(
+        "--listing-cache-s",
+        type=float,
+        default=1.0,
+        help="The server's listing page cache (0: every request builds its page).",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="mamori-load-"))
     tokens = seed(data_dir, args.users, args.alerts, args.incidents)
     port = _free_port()
-    server = start_server(data_dir, port)
+    server = start_server(data_dir, port, args.listing_cache_s)
     base = f"http://127.0.0.1:{port}"
     try:
         result = {
             "users": args.users,
             "think_s": args.think,
+            "listing_cache_s": args.listing_cache_s,
             "seeded": {"alerts": args.alerts, "incidents": args.incidents},
             "listing": asyncio.run(
                 listing(port, server.pid, tokens, args.seconds, args.think)

@@ -50,6 +50,13 @@ def _fail(message: str) -> None:
     help="Send console cookies without the Secure flag (plain-HTTP development only).",
 )
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
+@click.option(
+    "--listing-cache-s",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds the first pages of alert and incident listings are kept (0: never).",
+)
 def serve(
     data_dir: Path,
     database_url: str | None,
@@ -57,6 +64,7 @@ def serve(
     port: int,
     insecure_cookies: bool,
     access_log: bool,
+    listing_cache_s: float,
 ) -> None:
     """Run the API (and console) over a data folder with uvicorn.
 
@@ -70,7 +78,10 @@ def serve(
     from mamori.api.settings import ApiSettings
 
     settings = ApiSettings(
-        data_dir, database_url=database_url, secure_cookies=not insecure_cookies
+        data_dir,
+        database_url=database_url,
+        secure_cookies=not insecure_cookies,
+        listing_cache_s=listing_cache_s,
     )
     click.echo(f"Mamori API on http://{host}:{port}/ (docs at /docs, Ctrl-C to stop)", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log)
