@@ -491,12 +491,16 @@ def report(data_dir: Path, out_dir: Path | None) -> None:
 @click.option("--customers", default=5000, show_default=True)
 @click.option("--seed", default=2026, show_default=True)
 @click.option("--port", default=8000, show_default=True)
-@click.option("--no-serve", is_flag=True, help="Stop after writing the report.")
+@click.option(
+    "--no-serve", is_flag=True, help="Stop after writing the report and the demo users."
+)
 def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -> None:
-    """Simulate a day at a bank under attack, detect, report and serve it.
+    """Simulate a day at a bank under attack, detect, and open the console on it.
 
     Three quiet days let the baselines learn the bank's habits, then a day with every attack
-    scenario; the report is served on http://127.0.0.1:8000 until Ctrl-C.
+    scenario. The bank's tenant gets five console users (an analyst, two responders, an
+    admin, an auditor) whose fresh passwords are printed once; then the API and console run
+    on http://127.0.0.1:8000/console (report at /report) until Ctrl-C.
 
     Example: mamori demo --customers 2000 --no-serve
     """
@@ -549,10 +553,31 @@ def demo(data_dir: Path, customers: int, seed: int, port: int, no_serve: bool) -
     )
     path = write_report(data_dir, data_dir / "report", events=summary["events"])
     console.print(f"report: {path}")
-    if not no_serve:
-        from mamori.web.serve import serve as serve_dir
+    _open_demo_console(data_dir, port, serve=not no_serve)
 
-        serve_dir(path.parent, port=port)
+
+def _open_demo_console(data_dir: Path, port: int, *, serve: bool) -> None:
+    """The demo bank's users (passwords printed once), then the API and console."""
+    from mamori.api.commands import run_server
+    from mamori.api.demo import DEMO_TENANT, open_demo_bank
+    from mamori.api.settings import ApiSettings
+
+    users = open_demo_bank(data_dir)
+    table = Table(title=f"Console users of {DEMO_TENANT} (passwords shown only now)")
+    for column in ("username", "role", "password", "name"):
+        table.add_column(column)
+    for user in users:
+        table.add_row(user.username, user.role, user.password, user.display_name)
+    console.print(table)
+    url = f"http://127.0.0.1:{port}"
+    console.print(
+        f"console: {url}/console  ·  report: {url}/report  ·  API: {url}/docs\n"
+        "[yellow]Plain HTTP on the loopback address only: the console's cookies are sent "
+        "without the Secure flag for this demo. Put TLS in front of `mamori serve` anywhere "
+        "else.[/]"
+    )
+    if serve:
+        run_server(ApiSettings(data_dir, secure_cookies=False), "127.0.0.1", port)
 
 
 # --- hunt ---------------------------------------------------------------------------------------

@@ -11,8 +11,12 @@ Examples::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from mamori.api.settings import ApiSettings
 
 DATA_DIR = click.option(
     "--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True
@@ -72,9 +76,6 @@ def serve(
 
     Example: mamori serve --data-dir data --port 8000
     """
-    import uvicorn
-
-    from mamori.api.app import create_app
     from mamori.api.settings import ApiSettings
 
     settings = ApiSettings(
@@ -83,6 +84,16 @@ def serve(
         secure_cookies=not insecure_cookies,
         listing_cache_s=listing_cache_s,
     )
+    run_server(settings, host, port, access_log=access_log)
+
+
+def run_server(settings: ApiSettings, host: str, port: int, *, access_log: bool = False) -> None:
+    """Serve the API and console with uvicorn (one worker: the tenant engines, token cache,
+    rate limits and kept listing pages live in this process) until Ctrl-C."""
+    import uvicorn
+
+    from mamori.api.app import create_app
+
     click.echo(f"Mamori API on http://{host}:{port}/ (docs at /docs, Ctrl-C to stop)", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log)
 
