@@ -47,6 +47,7 @@ log = logging.getLogger("mamori.api")
 #: POST /v1/score/transaction.
 CAPABILITY_ROUTERS: tuple[str, ...] = (
     "mamori.api.console",  # the web console's pages (it includes the response actions)
+    "mamori.api.scoring",  # fraud scoring: POST /v1/score/transaction(s), decisions, replay
 )
 
 
