@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from mamori.detect.fraud.features import FEATURES
 from mamori.detect.fraud.model import FraudModel
@@ -66,42 +67,47 @@ class Decisions:
     ) -> pl.DataFrame:
         """The decisions as a frame with the `DECISION` schema."""
         n = len(self.score)
-        fired = pl.Series("rules", [[]], pl.List(pl.String)).new_from_index(0, n)
-        if self.rule_ids:
-            hits = pl.DataFrame(self.hits, schema=[f"r{j}" for j in range(self.hits.shape[1])])
-            fired = hits.select(
-                pl.concat_list(
-                    [pl.when(pl.col(f"r{j}")).then(pl.lit(r)) for j, r in enumerate(self.rule_ids)]
-                ).list.drop_nulls()
-            ).to_series().alias("rules")
-        reasons = pl.DataFrame(
-            {"_row": self.flagged, "reasons": pl.Series(self.reasons, dtype=pl.List(pl.String))},
-            schema={"_row": pl.Int64(), "reasons": pl.List(pl.String())},
+        rows, cols = np.nonzero(self.hits)
+        fired = _lists(
+            "rules", np.bincount(rows, minlength=n), pl.Series(self.rule_ids, dtype=pl.String)
+            .gather(cols)
         )
-        frame = pl.DataFrame(
-            {
-                "event_id": event_ids,
-                "time": times,
-                "decision": pl.Series(DECISIONS).gather(self.decision.astype(np.int64)),
-                "score": self.score,
-                "model_score": self.model_score,
-                "anomaly_score": self.anomaly_score,
-                "rules": fired,
-                "shadow_score": shadow[0] if shadow else np.full(n, np.nan),
-            }
+        per_flagged = np.zeros(n, dtype=np.int64)
+        per_flagged[self.flagged] = [len(r) for r in self.reasons]
+        reasons = _lists(
+            "reasons", per_flagged, pl.Series([s for r in self.reasons for s in r], dtype=pl.String)
         )
-        return (
-            frame.with_row_index("_row")
-            .with_columns(pl.col("_row").cast(pl.Int64))
-            .join(reasons, on="_row", how="left", maintain_order="left")
-            .with_columns(
-                pl.col("reasons").fill_null(pl.lit([], pl.List(pl.String))),
-                pl.col("anomaly_score", "shadow_score").fill_nan(None),
-                pl.lit(self.model_version, pl.String).alias("model_version"),
-                pl.lit(shadow[1] if shadow else None, pl.String).alias("shadow_version"),
-            )
-            .select([pl.col(c).cast(t) for c, t in DECISION.items()])
+        return pl.DataFrame(
+            [
+                event_ids.alias("event_id").cast(pl.String),
+                times.alias("time").cast(TIME),
+                pl.Series("decision", DECISIONS, pl.String).gather(self.decision.astype(np.int64)),
+                pl.Series("score", self.score, pl.Float64),
+                pl.Series("model_score", self.model_score, pl.Float64),
+                pl.Series("anomaly_score", self.anomaly_score, pl.Float64, nan_to_null=True),
+                reasons,
+                fired,
+                _repeat("model_version", self.model_version, n),
+                pl.Series(
+                    "shadow_score", shadow[0] if shadow else np.full(n, np.nan), pl.Float64,
+                    nan_to_null=True,
+                ),
+                _repeat("shadow_version", shadow[1] if shadow else None, n),
+            ]
         )
+
+
+def _lists(name: str, lengths: np.ndarray, values: pl.Series) -> pl.Series:
+    """A list column whose row i holds the next `lengths[i]` of `values` (built from the
+    offsets, with no Python object per row)."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), values.to_arrow())
+    return pl.Series(name, lists).cast(pl.List(pl.String))
+
+
+def _repeat(name: str, value: str | None, n: int) -> pl.Series:
+    return pl.Series(name, [value], pl.String).new_from_index(0, n)
 
 
 def decide(
