@@ -107,7 +107,7 @@ def read_alerts_topic(bootstrap: str, topic: str, idle: float = 3.0) -> pl.DataF
         while time.time() - quiet_since < idle or not values:
             messages = [m for m in consumer.consume(1000, 0.5) if m.error() is None]
             if messages:
-                values += [m.value() for m in messages]
+                values += [m.value() or b"" for m in messages]
                 quiet_since = time.time()
             elif time.time() - quiet_since > 30:
                 break

@@ -41,13 +41,19 @@ def topic_for(pattern: str, kind: str) -> str:
 
 def ensure_topic(bootstrap: str, topic: str, partitions: int) -> int:
     """Create `topic` with `partitions` partitions if it does not exist; its partition count."""
+    from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     known = admin.list_topics(timeout=10).topics
     if topic in known:
         return len(known[topic].partitions)
-    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=10)
+    try:
+        admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=10)
+    except KafkaException as err:  # another worker or publisher created it just now
+        if err.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
+        return len(admin.list_topics(topic, timeout=10).topics[topic].partitions)
     return partitions
 
 
