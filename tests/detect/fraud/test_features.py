@@ -121,11 +121,20 @@ def test_labels_arriving_late_and_out_of_order_are_counted_from_their_known_time
 def test_batch_streams_ignore_items_without_an_entity():
     codes = np.array([0, -1, 0, 1])
     times = np.array([0, 1, 2, 3])
-    stream = BatchStream(codes, times, np.ones((4, 1), dtype=np.int64))
-    assert stream.query(codes, times, own_from=0).sums(100)[:, 0].tolist() == [1, 0, 2, 1]
-    assert stream.query(codes[2:], times[2:], own_from=2).sums(1)[:, 0].tolist() == [
-        1, 1
-    ]
+    stream = BatchStream(codes, times, [np.array([1, 2, 4, 8])])
+    query = stream.query(codes, times, own_from=0)
+    assert query.counts(100).tolist() == [1, 0, 2, 1]
+    assert query.sums(100, 0).tolist() == [1, 0, 5, 8]
+    assert stream.query(codes[2:], times[2:], own_from=2).counts(1).tolist() == [1, 1]
+
+
+def test_window_queries_at_other_times_count_up_to_and_including_that_time():
+    codes = np.array([0, 0, 1, 0])
+    times = np.array([0, 10, 10, 20])
+    stream = BatchStream(codes, times, [np.array([1, 2, 4, 8])])
+    query = stream.query(np.array([0, 1, -1, 0]), np.array([10, 10, 15, 30]))
+    assert query.counts(10).tolist() == [1, 1, 0, 0]  # (0, 10], (0, 10], none, (20, 30]
+    assert query.sums(11, 0).tolist() == [3, 4, 0, 8]
 
 
 def test_parity_holds_on_another_seed_with_many_ties():

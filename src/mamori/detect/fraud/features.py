@@ -222,7 +222,6 @@ def batch_features(
     tq = times[q]
     cols: dict[str, np.ndarray] = {"amount": frame["amount"].to_numpy()[q].astype(np.float64)}
     label_items = _label_items(frame, ent, labels)
-    ones = np.ones(len(times), dtype=np.int64)
     start = times[first] if first < len(times) else np.iinfo(np.int64).max // 2
 
     def reach(horizon: int) -> int:
@@ -236,22 +235,20 @@ def batch_features(
         if not np.any(codes >= 0):
             cols.update(dict.fromkeys(_activity_names(a), np.full(len(tq), np.nan)))
             continue
-        values = np.stack([ones[lo:], units[lo:]], axis=1)
-        query = BatchStream(codes, times[lo:], values).query(
+        query = BatchStream(codes, times[lo:], [units[lo:]]).query(
             codes[first - lo :], tq, own_from=first - lo
         )
         missing = codes[first - lo :] < 0
-        sums = {
-            w: query.sums(WINDOWS[w]).astype(np.float64)
-            for w in {*a.counts, *a.means, *a.versus_mean}
-        }
+        counts = {w: query.counts(WINDOWS[w]).astype(np.float64) for w in a.counts}
         for w in a.counts:
-            cols[f"{a.entity}_count_{w}"] = np.where(missing, np.nan, sums[w][:, 0])
+            cols[f"{a.entity}_count_{w}"] = np.where(missing, np.nan, counts[w])
         for w in a.means:
-            cols[f"{a.entity}_mean_amount_{w}"] = _ratio(sums[w][:, 1], sums[w][:, 0]) / UNITS
+            n, total = query.counts(WINDOWS[w]), query.sums(WINDOWS[w], 0)
+            cols[f"{a.entity}_mean_amount_{w}"] = _ratio(total * 1.0, n * 1.0) / UNITS
+        own = units[q].astype(np.float64)
         for w in a.versus_mean:
-            own = units[q].astype(np.float64)
-            earlier = _ratio(sums[w][:, 1] - own, sums[w][:, 0] - 1.0) / UNITS
+            n, total = query.counts(WINDOWS[w]), query.sums(WINDOWS[w], 0)
+            earlier = _ratio(total - own, n - 1.0) / UNITS
             cols[f"{a.entity}_amount_vs_mean_{w}"] = _ratio(own / UNITS, earlier)
         if a.since_last:
             none = np.iinfo(np.int64).min
@@ -266,13 +263,11 @@ def batch_features(
         ).sort("known_at")
         codes, item_codes = _codes(ent[r.entity][q], items[r.entity])
         known = items["known_at"].dt.epoch("us").to_numpy().astype(np.int64)
-        values = items.select("one", "fraud").to_numpy().astype(np.int64).reshape(-1, 2)
-        query = BatchStream(item_codes, known, values).query(codes, tq)
+        fraud = items["fraud"].to_numpy().astype(np.int64)
+        query = BatchStream(item_codes, known, [fraud]).query(codes, tq)
         for w in r.windows:
-            s = query.sums(WINDOWS[w]).astype(np.float64)
-            value = _ratio(s[:, 1], s[:, 0]) if r.share else s[:, 1]
-            if r.share:
-                value = np.where(s[:, 0] > 0, value, 0.0)
+            n, frauds = query.counts(WINDOWS[w]) * 1.0, query.sums(WINDOWS[w], 0) * 1.0
+            value = np.where(n > 0, _ratio(frauds, n), 0.0) if r.share else frauds
             cols[f"{r.entity}_{'fraud_share' if r.share else 'frauds'}_{w}"] = np.where(
                 codes < 0, np.nan, value
             )
@@ -285,11 +280,9 @@ def batch_features(
             pl.concat_str([_entity_expr("payer"), pl.col(column).cast(pl.String)], separator="\x1f")
         ).to_series()
         (codes,) = _codes(pair)
-        query = BatchStream(codes, times[lo:], ones[lo:, None]).query(
-            codes[first - lo :], tq, own_from=first - lo
-        )
-        n = query.sums(WINDOWS[NOVELTY_WINDOW])
-        cols[name] = np.where(codes[first - lo :] < 0, np.nan, (n[:, 0] == 1) * 1.0)
+        query = BatchStream(codes, times[lo:]).query(codes[first - lo :], tq, own_from=first - lo)
+        n = query.counts(WINDOWS[NOVELTY_WINDOW])
+        cols[name] = np.where(codes[first - lo :] < 0, np.nan, (n == 1) * 1.0)
     for name, values in zip(TIME_FEATURES, _time_features(tq), strict=True):
         cols[name] = values
     return pl.DataFrame({"event_id": frame["event_id"][q], **{f: cols[f] for f in FEATURES}})
@@ -301,16 +294,15 @@ def _label_items(
     """One item per known label, with the entities of the payment it confirms (joined from
     `frame`, unless the labels carry them already, as `label_items` makes them)."""
     if labels is not None and all(r.entity in labels.columns for r in RISK):
-        return labels.with_columns(pl.col("fraud").cast(pl.Int64), one=pl.lit(1, pl.Int64))
+        return labels.with_columns(pl.col("fraud").cast(pl.Int64))
     keyed = ent.with_columns(frame["event_id"])
     if labels is None:
         labels = pl.DataFrame(schema=LABELS)
-    joined = labels.select(
+    return labels.select(
         pl.col("event_id"),
         pl.col("known_at").cast(LABELS["known_at"]),
         pl.col("fraud").cast(pl.Int64),
     ).join(keyed, on="event_id", how="inner")
-    return joined.with_columns(one=pl.lit(1, pl.Int64))
 
 
 def label_items(events: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
@@ -318,7 +310,7 @@ def label_items(events: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
     `events` they confirm; labels of payments not in `events` are left out."""
     frame = _ensure(events, {c for r in RISK for c in ENTITIES[r.entity]})
     ent = frame.select([_entity_expr(r.entity) for r in RISK])
-    return _label_items(frame, ent, labels).drop("one")
+    return _label_items(frame, ent, labels)
 
 
 def labels_with_delay(labels: pl.DataFrame, delay_days: float) -> pl.DataFrame:

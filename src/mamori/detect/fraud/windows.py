@@ -7,6 +7,7 @@ results are the same integers, bit for bit:
 
 - `BatchStream` sorts a whole stream once (entity code, then time order) and a
   `WindowQuery` answers the windows of every query row with vectorised `searchsorted`;
+  a window's count is the distance between its two ends, so counting needs no sums;
 - `EntityLog` keeps one entity's recent items as lists and answers one query with `bisect`.
 
 Values are integers (counts, amounts in minor units, fraud flags), so a sum is exact and a
@@ -14,9 +15,10 @@ difference of prefix sums is the same number however long the prefix is.
 
 >>> import numpy as np
 >>> times = np.array([0, 10, 20, 30]); codes = np.array([1, 1, 2, 1])
->>> s = BatchStream(codes, times, np.array([[1], [2], [4], [8]]))
->>> s.query(codes, times, own_from=0).sums(15)[:, 0].tolist()
-[1, 3, 4, 8]
+>>> s = BatchStream(codes, times, [np.array([1, 2, 4, 8])])
+>>> q = s.query(codes, times, own_from=0)
+>>> q.counts(15).tolist(), q.sums(15, 0).tolist()
+([1, 2, 1, 1], [1, 3, 4, 8])
 >>> log = EntityLog(1)
 >>> [log.add(t, (v,)) or log.window_sums(t - 15, t)[0] for t, v in [(0, 1), (10, 2), (30, 8)]]
 [1, 3, 8]
@@ -34,21 +36,26 @@ _LOW = (1 << _SHIFT) - 1
 
 
 class BatchStream:
-    """A time-ordered stream of items (entity code, time, integer values), indexed for
-    window queries. `codes` < 0 mark items without an entity; they never count. Items of
-    one entity keep their order; ties in time stay in input order.
+    """A time-ordered stream of items (entity code, time, integer value columns), indexed
+    for window queries. `codes` < 0 mark items without an entity; they never count. Items
+    of one entity keep their order; ties in time stay in input order.
     """
 
-    def __init__(self, codes: np.ndarray, times: np.ndarray, values: np.ndarray) -> None:
+    def __init__(
+        self, codes: np.ndarray, times: np.ndarray, values: Sequence[np.ndarray] = ()
+    ) -> None:
         if len(times) and np.any(times[1:] < times[:-1]):
             raise ValueError("stream items must be in time order")
         self.times = times
         valid = np.flatnonzero(codes >= 0)
         self.keys = np.sort((codes[valid].astype(np.int64) << _SHIFT) | valid)  # keys unique
         item = self.keys & _LOW
-        self.prefix = np.zeros((len(item) + 1, values.shape[1]), dtype=np.int64)
-        np.cumsum(values[item], axis=0, out=self.prefix[1:])
-        self.item_times = times[item]
+        self.prefix = []  # per value column, its sums over the first i items in key order
+        for column in values:
+            prefix = np.zeros(len(item) + 1, dtype=np.int64)
+            np.cumsum(np.take(column, item), out=prefix[1:])
+            self.prefix.append(prefix)
+        self.item_times = np.take(times, item)
 
     def query(
         self, codes: np.ndarray, times: np.ndarray, *, own_from: int | None = None
@@ -60,8 +67,9 @@ class BatchStream:
 
 
 class WindowQuery:
-    """Window sums for many query rows; the rows are sorted by (entity, time) once, so every
-    binary search runs over sorted needles."""
+    """Window counts and sums for many query rows; the rows are sorted by (entity, time)
+    once, so every binary search runs over sorted needles, and each window width's start
+    positions are searched once for all its counts and sums."""
 
     def __init__(
         self, stream: BatchStream, codes: np.ndarray, times: np.ndarray, own_from: int | None
@@ -78,26 +86,39 @@ class WindowQuery:
             self.ends = np.concatenate([np.zeros(len(missing), dtype=np.int64), at + 1])
         else:
             self.order = np.argsort((codes.astype(np.int64) << _SHIFT) | np.arange(len(codes)))
-            self.codes = codes[self.order].astype(np.int64)
+            self.codes = np.take(codes, self.order).astype(np.int64)
             self.ends = self._bound(times)
         self.missing = self.codes < 0
         self.ends[self.missing] = 0
+        self._starts: dict[int, np.ndarray] = {}
 
     def _bound(self, upto: np.ndarray) -> np.ndarray:
         """Per query (in sorted order): end of its entity's items with time <= `upto`."""
-        ranks = np.searchsorted(self.stream.times, upto, "right")[self.order]
+        ranks = np.take(np.searchsorted(self.stream.times, upto, "right"), self.order)
         return np.searchsorted(self.stream.keys, (self.codes << _SHIFT) | ranks, "left")
+
+    def _start(self, width: int) -> np.ndarray:
+        """Per query (in sorted order): start of its entity's items with time > t - width."""
+        if width not in self._starts:
+            starts = np.minimum(self._bound(self.times - width), self.ends)
+            starts[self.missing] = 0
+            self._starts[width] = starts
+        return self._starts[width]
 
     def _unsorted(self, values: np.ndarray) -> np.ndarray:
         out = np.empty_like(values)
         out[self.order] = values
         return out
 
-    def sums(self, width: int) -> np.ndarray:
-        """Per query row: sums of its entity's items with ``t - width < time <= t``."""
-        starts = np.minimum(self._bound(self.times - width), self.ends)
-        starts[self.missing] = 0
-        return self._unsorted(self.stream.prefix[self.ends] - self.stream.prefix[starts])
+    def counts(self, width: int) -> np.ndarray:
+        """Per query row: how many of its entity's items have ``t - width < time <= t``."""
+        return self._unsorted(self.ends - self._start(width))
+
+    def sums(self, width: int, column: int) -> np.ndarray:
+        """Per query row: the sum of value `column` over its entity's items with
+        ``t - width < time <= t``."""
+        prefix = self.stream.prefix[column]
+        return self._unsorted(np.take(prefix, self.ends) - np.take(prefix, self._start(width)))
 
     def previous_time(self, none: int) -> np.ndarray:
         """Per query row: the time of the item before the last one counted (the previous
