@@ -147,3 +147,13 @@ def test_parity_holds_on_another_seed_with_many_ties():
 def test_entities_prefer_the_card_then_account_then_customer():
     assert entities_of({"customer": "C", "account": "A"})["payer"] == "A"
     assert entities_of({"customer": "C", "card": "K", "account": "A"})["payer"] == "K"
+
+
+def test_entities_whose_hashes_share_their_top_bits_still_count_apart():
+    names = pl.Series([f"K{i}" for i in range(200_000)])
+    top = (names.hash(0x66726175).to_numpy() >> np.uint64(33)).astype(np.int64)
+    first = pl.DataFrame({"top": top}).with_row_index().filter(pl.col("top").is_duplicated())
+    a, b = first.group_by("top").agg("index").row(0)[1][:2]  # two names, same top bits
+    rows = [{"time": T0 + i * timedelta(minutes=1), "card": names[k], "amount": 1.0}
+            for i, k in enumerate([a, b, a])]
+    assert batch_features(_events(rows))["payer_count_1h"].to_list() == [1.0, 1.0, 2.0]

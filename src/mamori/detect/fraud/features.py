@@ -181,17 +181,23 @@ def _ensure(frame: pl.DataFrame, columns: set[str]) -> pl.DataFrame:
 
 
 def _codes(*series: pl.Series) -> list[np.ndarray]:
-    """Shared integer codes for the values of several string series (-1 for null)."""
+    """Shared integer codes (0 to 2^31 - 1) for the values of several string series (-1 for
+    null): the top 31 bits of each value's hash, or, if two values share those, their rank
+    among the distinct hashes."""
     if all(s.null_count() == len(s) for s in series):
         return [np.full(len(s), -1, dtype=np.int64) for s in series]
-    hashes = [s.hash(0x66726175).to_numpy() for s in series]
-    _, inverse = np.unique(np.concatenate(hashes), return_inverse=True)
+    hashes = pl.concat([s.cast(pl.String) for s in series]).hash(0x66726175)
+    hashes = hashes.filter(pl.concat([s.is_not_null() for s in series])).to_numpy()
+    codes = (hashes >> np.uint64(33)).astype(np.int64)
+    if pl.Series(codes).n_unique() != pl.Series(hashes).n_unique():  # top bits collide
+        codes = np.unique(hashes, return_inverse=True)[1].astype(np.int64)
     out, at = [], 0
-    for s, h in zip(series, hashes, strict=True):
-        code = inverse[at : at + len(h)].astype(np.int64)
-        code[s.is_null().to_numpy()] = -1
+    for s in series:
+        code = np.full(len(s), -1, dtype=np.int64)
+        valid = s.is_not_null().to_numpy()
+        code[valid] = codes[at : at + s.len() - s.null_count()]
         out.append(code)
-        at += len(h)
+        at += s.len() - s.null_count()
     return out
 
 
