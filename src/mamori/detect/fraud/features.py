@@ -186,16 +186,17 @@ def _codes(*series: pl.Series) -> list[np.ndarray]:
     among the distinct hashes."""
     if all(s.null_count() == len(s) for s in series):
         return [np.full(len(s), -1, dtype=np.int64) for s in series]
-    hashes = pl.concat([s.cast(pl.String) for s in series]).hash(0x66726175)
-    hashes = hashes.filter(pl.concat([s.is_not_null() for s in series])).to_numpy()
+    known = pl.concat([s.is_not_null() for s in series])
+    hashes: np.ndarray = (
+        pl.concat([s.cast(pl.String) for s in series]).hash(0x66726175).filter(known).to_numpy()
+    )
     codes = (hashes >> np.uint64(33)).astype(np.int64)
     if pl.Series(codes).n_unique() != pl.Series(hashes).n_unique():  # top bits collide
         codes = np.unique(hashes, return_inverse=True)[1].astype(np.int64)
     out, at = [], 0
     for s in series:
         code = np.full(len(s), -1, dtype=np.int64)
-        valid = s.is_not_null().to_numpy()
-        code[valid] = codes[at : at + s.len() - s.null_count()]
+        code[s.is_not_null().to_numpy()] = codes[at : at + s.len() - s.null_count()]
         out.append(code)
         at += s.len() - s.null_count()
     return out
