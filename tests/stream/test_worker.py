@@ -60,7 +60,9 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
             "duplicated": 0,
         }
     key = ["alert_id"]
-    assert stored.sort(key).drop("time").equals(expected.sort(key).drop("time"))
-    assert stored.sort(key)["time"].dt.epoch("us").equals(expected.sort(key)["time"].dt.epoch("us"))
+    stored, expected = stored.sort(key), expected.sort(key).select(stored.columns)
+    differ = [c for c in stored.columns if not stored[c].equals(expected[c])]
+    assert differ in ([], ["score"])  # scores may differ in the last bits (sums per batch)
+    assert (stored["score"] - expected["score"]).abs().max() < 1e-9
     # w2 took over w1's partitions with their saved state, then gave some back
     assert second.log().count("w2: assigned") >= 2
