@@ -9,6 +9,7 @@ import polars as pl
 
 from mamori.detect.fraud.features import (
     FEATURES,
+    TIME_FEATURES,
     OnlineFeatures,
     batch_features,
     entities_of,
@@ -157,3 +158,16 @@ def test_entities_whose_hashes_share_their_top_bits_still_count_apart():
     rows = [{"time": T0 + i * timedelta(minutes=1), "card": names[k], "amount": 1.0}
             for i, k in enumerate([a, b, a])]
     assert batch_features(_events(rows))["payer_count_1h"].to_list() == [1.0, 1.0, 2.0]
+
+
+def test_features_asked_for_are_those_of_the_full_set_and_the_rest_are_not_computed(synthetic):
+    events, labels = synthetic
+    known = labels_with_delay(labels, 7)
+    asked = ["payer_count_10m", "payer_amount_vs_mean_90d", "terminal_fraud_share_7d",
+             "payer_seconds_since_last", "new_terminal"]
+    full = batch_features(events, known, first=1000)
+    some = batch_features(events, known, first=1000, only=asked)
+    assert _same(full.select(asked).to_numpy(), some.select(asked).to_numpy()).all()
+    rest = [f for f in FEATURES if f not in asked and f != "amount" and f not in TIME_FEATURES]
+    assert np.isnan(some.select(rest).to_numpy()).all()
+    assert not np.isnan(full.select(rest).to_numpy()).all(axis=0).all()

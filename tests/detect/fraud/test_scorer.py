@@ -164,3 +164,16 @@ def test_a_backtest_batch_with_its_labels_scores_as_live(model, synthetic):
     scorer.score_batch(events.head(1000), labels=known)
     rest = scorer.score_batch(events.slice(1000), labels=known)
     assert rest["model_score"].to_list() == model.predict(X[1000:]).tolist()
+
+
+def test_a_model_reads_only_its_inputs_so_the_scorer_computes_no_other(model, synthetic):
+    events, labels = synthetic
+    X = batch_features(events, labels_with_delay(labels, 7)).select(FEATURES).to_numpy()
+    unread = [j for j, f in enumerate(FEATURES) if f not in model.inputs]
+    assert unread and set(model.anomaly.features) <= model.inputs
+    blind = X.copy()
+    blind[:, unread] = np.nan
+    assert np.array_equal(model.predict(X), model.predict(blind))
+    assert np.array_equal(model.anomaly_score(X), model.anomaly_score(blind))
+    contrib = model.contributions(X[:50])
+    assert not contrib[:, unread].any()

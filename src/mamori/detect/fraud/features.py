@@ -44,7 +44,7 @@ units of 1/10,000 (every currency's minor unit fits), so sums are exact integers
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -210,13 +210,20 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def batch_features(
-    events: pl.DataFrame, labels: pl.DataFrame | None = None, *, first: int = 0
+    events: pl.DataFrame,
+    labels: pl.DataFrame | None = None,
+    *,
+    first: int = 0,
+    only: Collection[str] | None = None,
 ) -> pl.DataFrame:
     """Features of the time-ordered `events` from row `first` on (earlier rows are history).
 
     `labels` (`event_id`, `known_at`, `fraud`) are the confirmations known so far; each
-    counts only for payments at or after its `known_at`. Returns `event_id` and `FEATURES`.
+    counts only for payments at or after its `known_at`. Returns `event_id` and `FEATURES`;
+    with `only`, the features not named there are not computed and come back as NaN (a
+    scorer asks only for what its model, anomaly score and rules read).
     """
+    wanted = set(FEATURES if only is None else only)
     columns = {c for cols in ENTITIES.values() for c in cols} | set(NOVELTY.values())
     frame = _ensure(events, columns)
     ent = frame.select([_entity_expr(e) for e in ENTITIES])
@@ -228,6 +235,7 @@ def batch_features(
     q = slice(first, None)
     tq = times[q]
     cols: dict[str, np.ndarray] = {"amount": frame["amount"].to_numpy()[q].astype(np.float64)}
+    unknown = np.full(len(tq), np.nan)
     label_items = _label_items(frame, ent, labels)
     start = times[first] if first < len(times) else np.iinfo(np.int64).max // 2
 
@@ -236,11 +244,14 @@ def batch_features(
         return min(first, int(np.searchsorted(times, start - horizon, "right")))
 
     for a in ACTIVITY:
+        a = _only(a, wanted)
+        since_last = f"{a.entity}_seconds_since_last" in wanted and a.since_last
         widths = [WINDOWS[w] for w in (*a.counts, *a.means, *a.versus_mean)]
-        lo = reach(_MAX_ACTIVITY if a.since_last else max(widths))
+        if not widths and not since_last:
+            continue
+        lo = reach(_MAX_ACTIVITY if since_last else max(widths))
         (codes,) = _codes(ent[a.entity][lo:])
         if not np.any(codes >= 0):
-            cols.update(dict.fromkeys(_activity_names(a), np.full(len(tq), np.nan)))
             continue
         query = BatchStream(codes, times[lo:], [units[lo:]]).query(
             codes[first - lo :], tq, own_from=first - lo
@@ -257,13 +268,18 @@ def batch_features(
             n, total = query.counts(WINDOWS[w]), query.sums(WINDOWS[w], 0)
             earlier = _ratio(total - own, n - 1.0) / UNITS
             cols[f"{a.entity}_amount_vs_mean_{w}"] = _ratio(own / UNITS, earlier)
-        if a.since_last:
+        if since_last:
             none = np.iinfo(np.int64).min
             prev = query.previous_time(none)
             gone = (prev == none) | missing | (tq - prev >= _MAX_ACTIVITY)  # as online forgets
             since = (tq - np.where(gone, tq, prev)) / US
             cols[f"{a.entity}_seconds_since_last"] = np.where(gone, np.nan, since)
     for r in RISK:
+        kind = "fraud_share" if r.share else "frauds"
+        r = Risk(r.entity, tuple(w for w in r.windows if f"{r.entity}_{kind}_{w}" in wanted),
+                 r.share)
+        if not r.windows:
+            continue
         oldest = start - max(WINDOWS[w] for w in r.windows)
         items = label_items.filter(
             pl.col(r.entity).is_not_null(), pl.col("known_at").dt.epoch("us") > oldest
@@ -275,12 +291,11 @@ def batch_features(
         for w in r.windows:
             n, frauds = query.counts(WINDOWS[w]) * 1.0, query.sums(WINDOWS[w], 0) * 1.0
             value = np.where(n > 0, _ratio(frauds, n), 0.0) if r.share else frauds
-            cols[f"{r.entity}_{'fraud_share' if r.share else 'frauds'}_{w}"] = np.where(
-                codes < 0, np.nan, value
-            )
+            cols[f"{r.entity}_{kind}_{w}"] = np.where(codes < 0, np.nan, value)
     for name, column in NOVELTY.items():
-        if frame[column].null_count() == frame.height or ent["payer"].null_count() == ent.height:
-            cols[name] = np.full(len(tq), np.nan)
+        if name not in wanted or frame[column].null_count() == frame.height or (
+            ent["payer"].null_count() == ent.height
+        ):
             continue
         lo = reach(WINDOWS[NOVELTY_WINDOW])
         pair = frame.slice(lo).select(
@@ -292,7 +307,20 @@ def batch_features(
         cols[name] = np.where(codes[first - lo :] < 0, np.nan, (n == 1) * 1.0)
     for name, values in zip(TIME_FEATURES, _time_features(tq), strict=True):
         cols[name] = values
-    return pl.DataFrame({"event_id": frame["event_id"][q], **{f: cols[f] for f in FEATURES}})
+    return pl.DataFrame(
+        {"event_id": frame["event_id"][q], **{f: cols.get(f, unknown) for f in FEATURES}}
+    )
+
+
+def _only(a: Activity, wanted: set[str]) -> Activity:
+    """`a` with only the windows of the features in `wanted`."""
+    def keep(kind: str, windows: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(w for w in windows if f"{a.entity}_{kind}_{w}" in wanted)
+
+    return Activity(
+        a.entity, keep("count", a.counts), keep("mean_amount", a.means),
+        keep("amount_vs_mean", a.versus_mean), a.since_last,
+    )
 
 
 def _label_items(

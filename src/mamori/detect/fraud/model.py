@@ -17,6 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,16 @@ class FraudModel:
     @property
     def version(self) -> str:
         return str(self.card.get("version", "unversioned"))
+
+    @cached_property
+    def inputs(self) -> frozenset[str]:
+        """The features this model reads: those its trees split on, and the anomaly
+        score's (a scorer computes no other)."""
+        used = self.booster.feature_importance("split") > 0
+        names = self.booster.feature_name()
+        return frozenset(f for f, u in zip(names, used, strict=True) if u) | frozenset(
+            self.anomaly.features
+        )
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Fraud probability per row of a `FEATURES` matrix."""

@@ -152,6 +152,14 @@ class FraudScorer:
 
     # --- scoring -------------------------------------------------------------------------
 
+    def _inputs(self) -> set[str]:
+        """The features the decisions read: the models' and the rules'."""
+        names = {n for n in self.rules.names if n in FEATURES}
+        for model in (self.model, self.shadow):
+            if model is not None:
+                names |= model.inputs
+        return names
+
     def score_batch(
         self, batch: pl.DataFrame, labels: pl.DataFrame | None = None
     ) -> pl.DataFrame:
@@ -173,7 +181,7 @@ class FraudScorer:
         frame = pl.concat([history, batch.select(HISTORY_COLUMNS)])
         if labels is not None:
             self.add_labels(labels, frame)
-        features = batch_features(frame, self._labels, first=history.height)
+        features = batch_features(frame, self._labels, first=history.height, only=self._inputs())
         X = features.select(FEATURES).to_numpy(order="c")
         fields = {c: batch[c].to_numpy() for c in self._fields}
         decisions = decide(X, fields, self.model, self.rules)
