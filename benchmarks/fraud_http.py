@@ -130,13 +130,24 @@ async def open_loop(port: int, tokens: list[str], bodies: list[bytes], rate: flo
         nonlocal opened
         lateness[i] = time.perf_counter() - due
         async with free:  # past `max_connections` busy, requests wait (and it counts)
-            if idle:
+            while idle and idle[-1].reader.at_eof():  # closed by the server while idle
+                idle.pop().writer.close()
+            reused = bool(idle)
+            if reused:
                 conn = idle.pop()
             else:
                 conn = await Connection.open(port)
                 opened += 1
             try:
-                status = await conn.post(heads[i % len(heads)], bodies[i])
+                try:
+                    status = await conn.post(heads[i % len(heads)], bodies[i])
+                except asyncio.IncompleteReadError as closed:
+                    if not reused or closed.partial:
+                        raise
+                    conn.writer.close()  # idle-closed as we sent: once more, as a client does
+                    conn = await Connection.open(port)
+                    opened += 1
+                    status = await conn.post(heads[i % len(heads)], bodies[i])
             except (OSError, asyncio.IncompleteReadError) as error:
                 statuses[type(error).__name__] += 1
                 conn.writer.close()

@@ -59,7 +59,7 @@ DECISIONS_TABLE = sa.Table(
     sa.Index("ix_fraud_decisions_tenant_time", "tenant", "time_us"),
 )
 
-_FLUSH_EVERY_S = 0.002
+_FLUSH_EVERY_S = 0.005
 
 
 class DecisionLog:
