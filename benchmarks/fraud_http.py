@@ -17,6 +17,7 @@ machine's load average before and after, and the decisions the log holds after a
 stop (must equal the requests answered).
 
 Run: python benchmarks/fraud_http.py --rate 1000 --seconds 60 --json
+     python benchmarks/fraud_http.py --rate 1000 --seconds 20 --in-process   (no HTTP)
 """
 
 from __future__ import annotations
@@ -189,6 +190,36 @@ async def open_loop(port: int, tokens: list[str], bodies: list[bytes], rate: flo
     }
 
 
+def in_process(bodies: list[bytes], warm: int) -> dict[str, object]:
+    """The same payments through validation and `ScoringDesk.score` (decision log
+    included), one after another in this process: what a request costs without HTTP."""
+    import sqlalchemy as sa
+
+    from mamori.api.scoring import TransactionIn
+    from mamori.detect.fraud.serving import ScoringDesk
+    from mamori.store.migrations import upgrade
+
+    folder = Path(tempfile.mkdtemp(prefix="fraud-desk-"))
+    engine = sa.create_engine(f"sqlite:///{folder / 'mamori.db'}")
+    upgrade(engine)
+    desk = ScoringDesk(engine, folder / "fraud-models")
+    took = np.zeros(len(bodies))
+    cpu = 0.0
+    for i, body in enumerate(bodies):
+        if i == warm:
+            cpu = time.thread_time()
+        start = time.perf_counter()
+        desk.score(TENANT, [TransactionIn.model_validate_json(body).payment()])
+        took[i] = time.perf_counter() - start
+    cpu = time.thread_time() - cpu
+    desk.close()
+    q = np.percentile(took[warm:] * 1000, [50, 95, 99, 99.9])
+    return {"payments": len(bodies) - warm,
+            "latency_ms": dict(zip(["p50", "p95", "p99", "p99_9"], np.round(q, 3).tolist(),
+                                   strict=True)),
+            "cpu_ms_per_payment": round(cpu / (len(bodies) - warm) * 1000, 3)}
+
+
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "mamori.cli", "serve", "--data-dir", str(data_dir),
                "--port", str(port)]
@@ -220,6 +251,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="Seconds sent, not counted.")
     parser.add_argument("--gateways", type=int, default=8, help="API tokens, round robin.")
     parser.add_argument("--json", action="store_true", help="Print only the JSON figures.")
+    parser.add_argument("--in-process", action="store_true",
+                        help="Score the payments in this process instead (no HTTP, no server).")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="fraud-http-"))
@@ -228,6 +261,9 @@ def main() -> None:
     n = warm + int(args.seconds * args.rate)
     first = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     bodies = payments(n, args.rate, first)
+    if args.in_process:
+        print(json.dumps({**in_process(bodies, warm), "load_average": os.getloadavg()}))
+        return
     port = socket.socket()
     port.bind(("127.0.0.1", 0))
     free = int(port.getsockname()[1])
