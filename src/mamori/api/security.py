@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from mamori.api.services import Services, services
 from mamori.govern.identity import Principal, constant_time_equal
@@ -24,22 +25,28 @@ CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def caller(request: Request, found: Annotated[Services, Depends(services)]) -> Principal:
-    """The authenticated caller, or 401."""
+async def caller(request: Request, found: Annotated[Services, Depends(services)]) -> Principal:
+    """The authenticated caller, or 401.
+
+    A token verified lately is answered on the event loop (`mamori.api.tokens`); checking a
+    new token (argon2) or a session (a query) runs on a worker thread.
+    """
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
-        principal = (
-            found.identity.authenticate_token(token.strip())
-            if scheme.lower() == "bearer"
-            else None
-        )
-        if principal is None:
+        token = token.strip()
+        if scheme.lower() != "bearer":
             raise HTTPException(401, "invalid, expired or revoked API token")
+        principal = found.recent_tokens.get(token)
+        if principal is None:
+            principal = await run_in_threadpool(found.identity.authenticate_token, token)
+            if principal is None:
+                raise HTTPException(401, "invalid, expired or revoked API token")
+            found.recent_tokens.keep(token, principal)
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        session = found.identity.session(cookie)
+        session = await run_in_threadpool(found.identity.session, cookie)
         if session is None:
             raise HTTPException(401, "the console session has expired: log in again")
         if request.method not in _SAFE_METHODS:

@@ -13,6 +13,7 @@ from mamori.api.intake import Intake
 from mamori.api.listings import ListingPages
 from mamori.api.metrics import ApiMetrics
 from mamori.api.settings import ApiSettings
+from mamori.api.tokens import RecentTokens
 from mamori.govern.identity import Identity
 from mamori.store.lake import EventLake
 from mamori.store.sql import OperationalStore
@@ -31,6 +32,7 @@ class Services:
     intake: Intake
     metrics: ApiMetrics
     pages: ListingPages
+    recent_tokens: RecentTokens
 
     def close(self) -> None:
         self.intake.close()
@@ -68,6 +70,7 @@ def open_services(settings: ApiSettings) -> Services:
         intake=intake,
         metrics=ApiMetrics(),
         pages=pages,
+        recent_tokens=RecentTokens(ttl_s=settings.token_cache_s),
     )
 
 

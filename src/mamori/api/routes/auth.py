@@ -152,6 +152,7 @@ def revoke_token(
     if not mine or (mine[0]["user_id"] != who.user_id and not who.can("manage_users")):
         raise HTTPException(404, f"no token {token_id!r}")
     found.identity.revoke_token(who.tenant, token_id)
+    found.recent_tokens.forget(token_id)
     return OrjsonResponse({"revoked": token_id})
 
 
