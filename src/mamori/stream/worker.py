@@ -15,8 +15,13 @@ covers that partition's events up to an offset. One cycle of the worker:
 Only after 3 and 4 are durable are the offsets committed. A crash before 4 replays the
 cycle, which gives the same alerts (stable ids) into a store that ignores them; a crash
 between 4 and the commit of 5 leaves the committed offset behind the saved one, and the
-next owner sends the outbox again before going on. Readers of the alerts topic with
-`isolation.level=read_committed` therefore see every alert once.
+next owner sends the outbox again before going on (before it processes anything newer of
+that partition). Readers of the alerts topic with `isolation.level=read_committed` therefore
+see every alert once on a broker that hides aborted transactions (Kafka). A broker that
+shows them (Tansu 0.6, see docs/stream.md) can show an alert twice: the killed worker's
+aborted copy and the re-sent one; readers drop those by `alert_id` (`drill.SeenAlerts`).
+Every alert message carries a `mamori-writer` header (worker/pid/transaction) that tells
+the two copies apart.
 
 When partitions move on a rebalance, the new owner restores each one's state from the
 database and starts at the offset the state covers (`on_assign`); the old owner drops its
@@ -26,6 +31,7 @@ pipelines (`on_revoke`), having committed everything at the end of its last cycl
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import time
@@ -118,6 +124,9 @@ class Worker:
         self.stats = RunStats()
         self.first_event_at: float | None = None
         self.last_cycle_at: float | None = None
+        self.cpu_at_first_event = self.cpu_at_last_cycle = 0.0
+        self.transactions = 0
+        self.resent: list[str] = []
         self.stopping = False
 
     # --- rebalance --------------------------------------------------------------------
@@ -158,6 +167,7 @@ class Worker:
         if behind:
             outbox = pl.concat([o.outbox for o in behind.values()])
             self._commit(outbox, behind)
+            self.resent += outbox["alert_id"].to_list()
             self.log(f"{self.name}: re-sent {outbox.height} alerts of {len(behind)} partitions")
 
     # --- the cycle --------------------------------------------------------------------
@@ -166,10 +176,15 @@ class Worker:
         """Alerts to the alerts topic and the partitions' offsets, in one transaction."""
         from confluent_kafka import TopicPartition as KafkaTP
 
+        self.transactions += 1
+        # who wrote each copy: tells a re-sent alert from the copy a killed worker left open
+        writer: list[tuple[str, str | bytes | None]] = [
+            ("mamori-writer", f"{self.name}/{os.getpid()}/{self.transactions}".encode())
+        ]
         self.producer.begin_transaction()
         if self.alerts_topic:
             for key, value in encode_alerts(alerts):
-                self.producer.produce(self.alerts_topic, value, key=key)
+                self.producer.produce(self.alerts_topic, value, key=key, headers=writer)
         offsets = [KafkaTP(t, p, o.position) for (t, p), o in partitions.items()]
         self.producer.send_offsets_to_transaction(
             offsets, self.consumer.consumer_group_metadata(), 30
@@ -189,6 +204,9 @@ class Worker:
                 self.log(f"{self.name}: {error}")
                 continue
             by_partition[(message.topic(), message.partition())].append(message)
+        # partitions assigned during this consume: settle their last outbox before the
+        # cycle replaces it
+        self._recover()
         touched: dict[TopicPartition, OwnedPartition] = {}
         found: dict[TopicPartition, pl.DataFrame] = {}
         before = self.stats.events
@@ -233,9 +251,10 @@ class Worker:
                         break
                     continue
                 if self.first_event_at is None:
-                    self.first_event_at = now
+                    self.first_event_at, self.cpu_at_first_event = now, time.process_time()
                 if self.cycle(messages):
                     self.last_cycle_at = idle_since = time.time()
+                    self.cpu_at_last_cycle = time.process_time()
                 if now - last_report > 10:
                     last_report = now
                     self.log(f"{self.name}: {json.dumps(self.summary())}")
@@ -247,6 +266,7 @@ class Worker:
     def summary(self) -> dict[str, Any]:
         """Counts and timings so far, as JSON-able values."""
         busy = (self.last_cycle_at or 0) - (self.first_event_at or 0)
+        cpu = self.cpu_at_last_cycle - self.cpu_at_first_event
         return {
             "worker": self.name,
             "events": self.stats.events,
@@ -256,6 +276,10 @@ class Worker:
             "first_event_at": self.first_event_at,
             "last_cycle_at": self.last_cycle_at,
             "events_per_second": round(self.stats.events / busy, 1) if busy > 0 else None,
+            # CPU of this process (engine, codec, Kafka client threads) over the same span
+            "cpu_seconds": round(cpu, 3),
+            "events_per_cpu_second": round(self.stats.events / cpu, 1) if cpu > 0 else None,
+            "resent_alert_ids": self.resent,
         }
 
 
