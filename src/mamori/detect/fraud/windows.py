@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from bisect import bisect_right, insort
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -56,6 +57,22 @@ class BatchStream:
             np.cumsum(np.take(column, item), out=prefix[1:])
             self.prefix.append(prefix)
         self.item_times = np.take(times, item)
+        self.span = int(times[-1] - times[0]) + 1 if len(times) else 1
+
+    @cached_property
+    def entity_times(self) -> np.ndarray | None:
+        """The items' times in key order, each entity's shifted past the previous one's (by
+        twice the stream's time span), so that one binary search finds a window's start
+        within its entity; None where the shifts would not fit in 63 bits."""
+        if not len(self.keys):
+            return None
+        code = self.keys >> _SHIFT
+        entities = 1 + int(np.count_nonzero(code[1:] != code[:-1]))
+        if entities * 2 * self.span >= 1 << 62:
+            return None
+        entity = np.zeros(len(code), dtype=np.int64)
+        np.cumsum(code[1:] != code[:-1], out=entity[1:])
+        return entity * (2 * self.span) + (self.item_times - self.times[0])
 
     def query(
         self, codes: np.ndarray, times: np.ndarray, *, own_from: int | None = None
@@ -84,6 +101,10 @@ class WindowQuery:
                 [np.full(len(missing), -1, dtype=np.int64), stream.keys[at] >> _SHIFT]
             )
             self.ends = np.concatenate([np.zeros(len(missing), dtype=np.int64), at + 1])
+            if stream.entity_times is not None:
+                self._own_times = np.concatenate(
+                    [np.zeros(len(missing), dtype=np.int64), stream.entity_times[at]]
+                )
         else:
             self.order = np.argsort((codes.astype(np.int64) << _SHIFT) | np.arange(len(codes)))
             self.codes = np.take(codes, self.order).astype(np.int64)
@@ -91,6 +112,8 @@ class WindowQuery:
         self.missing = self.codes < 0
         self.ends[self.missing] = 0
         self._starts: dict[int, np.ndarray] = {}
+
+    _own_times: np.ndarray | None = None  # the own items' `entity_times`, in query order
 
     def _bound(self, upto: np.ndarray) -> np.ndarray:
         """Per query (in sorted order): end of its entity's items with time <= `upto`."""
@@ -100,7 +123,13 @@ class WindowQuery:
     def _start(self, width: int) -> np.ndarray:
         """Per query (in sorted order): start of its entity's items with time > t - width."""
         if width not in self._starts:
-            starts = np.minimum(self._bound(self.times - width), self.ends)
+            if self._own_times is not None and self.stream.entity_times is not None:
+                # a wider window than the span holds the whole stream: the same start
+                after = self._own_times - min(width, self.stream.span)
+                starts = np.searchsorted(self.stream.entity_times, after, "right")
+            else:
+                starts = self._bound(self.times - width)
+            starts = np.minimum(starts, self.ends)
             starts[self.missing] = 0
             self._starts[width] = starts
         return self._starts[width]
