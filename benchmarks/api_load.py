@@ -177,7 +177,7 @@ async def listing(
     port: int, server_pid: int, tokens: list[str], seconds: float, think: float
 ) -> dict[str, object]:
     latencies: dict[str, list[float]] = {"incidents": [], "alerts": []}
-    errors = 0
+    errors: dict[int, int] = {}  # status -> answers other than 200 (429: over the rate limit)
     users = [KeepAlive(port, token) for token in tokens]
     for user in users:  # warm the token cache (argon2 once per token)
         await user.get("/v1/auth/me")
@@ -185,7 +185,6 @@ async def listing(
     stop = time.perf_counter() + seconds
 
     async def run(user: KeepAlive, turn: int) -> None:
-        nonlocal errors
         await asyncio.sleep(random.random() * max(think, 0.01))
         while time.perf_counter() < stop:
             what = ("incidents", "alerts")[turn % 2]
@@ -193,7 +192,8 @@ async def listing(
             started = time.perf_counter()
             status, _ = await user.get(f"/v1/{what}?limit=50")
             latencies[what].append(time.perf_counter() - started)
-            errors += status != 200
+            if status != 200:
+                errors[status] = errors.get(status, 0) + 1
             if think:
                 await asyncio.sleep(random.uniform(0, 2 * think))
 
@@ -201,7 +201,7 @@ async def listing(
     for user in users:
         user.close()
     result: dict[str, object] = {
-        "errors": errors,
+        "errors": {str(status): n for status, n in sorted(errors.items())},
         "cpu_s": {
             "server": round(cpu_seconds(server_pid) - server_cpu, 2),
             "load_generator": round(time.process_time() - own_cpu, 2),
