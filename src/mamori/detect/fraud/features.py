@@ -191,7 +191,11 @@ def _codes(*series: pl.Series) -> list[np.ndarray]:
         pl.concat([s.cast(pl.String) for s in series]).hash(0x66726175).filter(known).to_numpy()
     )
     codes = (hashes >> np.uint64(33)).astype(np.int64)
-    if pl.Series(codes).n_unique() != pl.Series(hashes).n_unique():  # top bits collide
+    ordered = np.sort(hashes)
+    distinct = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=distinct[1:])
+    top = ordered >> np.uint64(33)
+    if np.any(distinct[1:] & (top[1:] == top[:-1])):  # two values share their top bits
         codes = np.unique(hashes, return_inverse=True)[1].astype(np.int64)
     out, at = [], 0
     for s in series:
