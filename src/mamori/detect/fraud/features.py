@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mamori.detect.fraud.windows import BatchStream, EntityLog
+from mamori.detect.fraud.windows import BatchStream, EntityLog, code_bits
 
 US = 1_000_000
 UNITS = 10_000  # amount units per currency unit
@@ -181,20 +181,21 @@ def _ensure(frame: pl.DataFrame, columns: set[str]) -> pl.DataFrame:
 
 
 def _codes(*series: pl.Series) -> list[np.ndarray]:
-    """Shared integer codes (0 to 2^31 - 1) for the values of several string series (-1 for
-    null): the top 31 bits of each value's hash, or, if two values share those, their rank
-    among the distinct hashes."""
+    """Shared integer codes for the values of several string series (-1 for null), below
+    ``2 ** code_bits(...)`` of the series' lengths: the top bits of each value's hash, or,
+    if two values share those, their rank among the distinct hashes."""
+    bits = np.uint64(64 - code_bits(*(len(s) for s in series)))
     if all(s.null_count() == len(s) for s in series):
         return [np.full(len(s), -1, dtype=np.int64) for s in series]
     known = pl.concat([s.is_not_null() for s in series])
     hashes: np.ndarray = (
         pl.concat([s.cast(pl.String) for s in series]).hash(0x66726175).filter(known).to_numpy()
     )
-    codes = (hashes >> np.uint64(33)).astype(np.int64)
+    codes = (hashes >> bits).astype(np.int64)
     ordered = np.sort(hashes)
     distinct = np.ones(len(ordered), dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=distinct[1:])
-    top = ordered >> np.uint64(33)
+    top = ordered >> bits
     if np.any(distinct[1:] & (top[1:] == top[:-1])):  # two values share their top bits
         codes = np.unique(hashes, return_inverse=True)[1].astype(np.int64)
     out, at = [], 0

@@ -32,14 +32,18 @@ from functools import cached_property
 
 import numpy as np
 
-_SHIFT = 32  # entity code in the high bits, the item's rank in time order in the low bits
-_LOW = (1 << _SHIFT) - 1
+
+def code_bits(*lengths: int) -> int:
+    """How many bits an entity code may use in a stream of (and queries of) these lengths:
+    a key holds the code in its high bits and an item's rank in the low bits."""
+    return 62 - max(1, *lengths).bit_length()
 
 
 class BatchStream:
     """A time-ordered stream of items (entity code, time, integer value columns), indexed
-    for window queries. `codes` < 0 mark items without an entity; they never count. Items
-    of one entity keep their order; ties in time stay in input order.
+    for window queries. `codes` < 0 mark items without an entity; they never count; the
+    others are below ``2 ** code_bits(stream length, query length)``. Items of one entity
+    keep their order; ties in time stay in input order.
     """
 
     def __init__(
@@ -48,9 +52,11 @@ class BatchStream:
         if len(times) and np.any(times[1:] < times[:-1]):
             raise ValueError("stream items must be in time order")
         self.times = times
+        self.shift = max(1, len(times)).bit_length()  # the rank's bits in a key
+        self.low = (1 << self.shift) - 1
         valid = np.flatnonzero(codes >= 0)
-        self.keys = np.sort((codes[valid].astype(np.int64) << _SHIFT) | valid)  # keys unique
-        item = self.keys & _LOW
+        self.keys = np.sort((codes[valid].astype(np.int64) << self.shift) | valid)  # unique
+        item = self.keys & self.low
         self.prefix = []  # per value column, its sums over the first i items in key order
         for column in values:
             prefix = np.zeros(len(item) + 1, dtype=np.int64)
@@ -66,7 +72,7 @@ class BatchStream:
         within its entity; None where the shifts would not fit in 63 bits."""
         if not len(self.keys):
             return None
-        code = self.keys >> _SHIFT
+        code = self.keys >> self.shift
         entities = 1 + int(np.count_nonzero(code[1:] != code[:-1]))
         if entities * 2 * self.span >= 1 << 62:
             return None
@@ -94,11 +100,11 @@ class WindowQuery:
         self.stream, self.times = stream, times
         if own_from is not None:
             # the stream's keys already sort its own items: the queries' order is theirs
-            at = np.flatnonzero((stream.keys & _LOW) >= own_from)
+            at = np.flatnonzero((stream.keys & stream.low) >= own_from)
             missing = np.flatnonzero(codes < 0)
-            self.order = np.concatenate([missing, (stream.keys[at] & _LOW) - own_from])
+            self.order = np.concatenate([missing, (stream.keys[at] & stream.low) - own_from])
             self.codes = np.concatenate(
-                [np.full(len(missing), -1, dtype=np.int64), stream.keys[at] >> _SHIFT]
+                [np.full(len(missing), -1, dtype=np.int64), stream.keys[at] >> stream.shift]
             )
             self.ends = np.concatenate([np.zeros(len(missing), dtype=np.int64), at + 1])
             if stream.entity_times is not None:
@@ -106,7 +112,8 @@ class WindowQuery:
                     [np.zeros(len(missing), dtype=np.int64), stream.entity_times[at]]
                 )
         else:
-            self.order = np.argsort((codes.astype(np.int64) << _SHIFT) | np.arange(len(codes)))
+            shift = max(1, len(codes)).bit_length()
+            self.order = np.argsort((codes.astype(np.int64) << shift) | np.arange(len(codes)))
             self.codes = np.take(codes, self.order).astype(np.int64)
             self.ends = self._bound(times)
         self.missing = self.codes < 0
@@ -118,7 +125,8 @@ class WindowQuery:
     def _bound(self, upto: np.ndarray) -> np.ndarray:
         """Per query (in sorted order): end of its entity's items with time <= `upto`."""
         ranks = np.take(np.searchsorted(self.stream.times, upto, "right"), self.order)
-        return np.searchsorted(self.stream.keys, (self.codes << _SHIFT) | ranks, "left")
+        keys = (self.codes << self.stream.shift) | ranks
+        return np.searchsorted(self.stream.keys, keys, "left")
 
     def _start(self, width: int) -> np.ndarray:
         """Per query (in sorted order): start of its entity's items with time > t - width."""
@@ -154,7 +162,7 @@ class WindowQuery:
         payment of the entity, when the stream is queried by its own items), else `none`."""
         prev = self.ends - 2
         has = prev >= 0
-        has[has] = (self.stream.keys[prev[has]] >> _SHIFT) == self.codes[has]
+        has[has] = (self.stream.keys[prev[has]] >> self.stream.shift) == self.codes[has]
         has &= ~self.missing
         out = np.full(len(prev), none, dtype=np.int64)
         out[has] = self.stream.item_times[prev[has]]
