@@ -130,7 +130,7 @@ def test_batch_streams_ignore_items_without_an_entity():
     assert stream.query(codes[2:], times[2:], own_from=2).counts(1).tolist() == [1, 1]
 
 
-def test_window_starts_are_the_same_when_entity_times_would_overflow():
+def test_window_ends_are_the_same_when_entity_times_would_overflow():
     rng = np.random.default_rng(5)
     times = np.sort(rng.integers(0, 10_000, 3000))
     codes = rng.integers(-1, 40, 3000)
@@ -138,11 +138,19 @@ def test_window_starts_are_the_same_when_entity_times_would_overflow():
     near = BatchStream(codes, times, values)
     far_codes, far_times = np.append(codes, 0), np.append(times, 1 << 61)
     far = BatchStream(far_codes, far_times, [np.append(values[0], 1)])
-    assert near.entity_times is not None and far.entity_times is None  # the other search
+    assert near.entities is not None and far.entities is None  # the other search
     a, b = near.query(codes, times, own_from=0), far.query(far_codes, far_times, own_from=0)
     for width in (1, 50, 700, 10_000, 1 << 40):
         assert np.array_equal(a.counts(width), b.counts(width)[:3000])
         assert np.array_equal(a.sums(width, 0), b.sums(width, 0)[:3000])
+    # queries that are not the stream's items: other entities, times before and after it
+    codes_q = rng.integers(-1, 45, 500)
+    times_q = np.sort(rng.integers(-2000, 12_000, 500))
+    a, b = near.query(codes_q, times_q), far.query(codes_q, times_q)
+    for width in (1, 50, 700, 10_000, 1 << 40):
+        assert np.array_equal(a.counts(width), b.counts(width))
+        assert np.array_equal(a.sums(width, 0), b.sums(width, 0))
+    assert a.counts(1 << 40).sum() > 0
 
 
 def test_window_queries_at_other_times_count_up_to_and_including_that_time():

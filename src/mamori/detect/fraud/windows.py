@@ -66,19 +66,34 @@ class BatchStream:
         self.span = int(times[-1] - times[0]) + 1 if len(times) else 1
 
     @cached_property
-    def entity_times(self) -> np.ndarray | None:
-        """The items' times in key order, each entity's shifted past the previous one's (by
-        twice the stream's time span), so that one binary search finds a window's start
-        within its entity; None where the shifts would not fit in 63 bits."""
+    def entities(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(entity number of each item in key order, each entity's code): the numbers
+        are dense, so `entity_times` can place each entity's times apart; None where those
+        would not fit in 63 bits."""
         if not len(self.keys):
             return None
         code = self.keys >> self.shift
-        entities = 1 + int(np.count_nonzero(code[1:] != code[:-1]))
-        if entities * 2 * self.span >= 1 << 62:
+        change = code[1:] != code[:-1]
+        if (1 + int(np.count_nonzero(change))) * 2 * self.span >= 1 << 62:
             return None
         entity = np.zeros(len(code), dtype=np.int64)
-        np.cumsum(code[1:] != code[:-1], out=entity[1:])
-        return entity * (2 * self.span) + (self.item_times - self.times[0])
+        np.cumsum(change, out=entity[1:])
+        return entity, code[np.concatenate([[True], change])]
+
+    @cached_property
+    def entity_times(self) -> np.ndarray:
+        """The items' times in key order, each entity's shifted past the previous one's (by
+        twice the stream's time span): one binary search then finds a time within an
+        entity (see `place`). Only where `entities` is not None."""
+        assert self.entities is not None
+        return self.entities[0] * (2 * self.span) + (self.item_times - self.times[0])
+
+    def place(self, entity: np.ndarray, upto: np.ndarray) -> np.ndarray:
+        """Per (entity number, time): the end of the entity's items with time <= `upto`
+        (in key order). Times outside the stream's span are clipped to just outside it, which
+        finds the same end."""
+        within = np.clip(upto - self.times[0], -1, self.span - 1)
+        return np.searchsorted(self.entity_times, entity * (2 * self.span) + within, "right")
 
     def query(
         self, codes: np.ndarray, times: np.ndarray, *, own_from: int | None = None
@@ -97,7 +112,8 @@ class WindowQuery:
     def __init__(
         self, stream: BatchStream, codes: np.ndarray, times: np.ndarray, own_from: int | None
     ) -> None:
-        self.stream, self.times = stream, times
+        self.stream = stream
+        self.entity: np.ndarray | None = None  # per query, its entity's number in the stream
         if own_from is not None:
             # the stream's keys already sort its own items: the queries' order is theirs
             at = np.flatnonzero((stream.keys & stream.low) >= own_from)
@@ -107,20 +123,27 @@ class WindowQuery:
                 [np.full(len(missing), -1, dtype=np.int64), stream.keys[at] >> stream.shift]
             )
             self.ends = np.concatenate([np.zeros(len(missing), dtype=np.int64), at + 1])
-            if stream.entity_times is not None:
-                self._own_times = np.concatenate(
-                    [np.zeros(len(missing), dtype=np.int64), stream.entity_times[at]]
+            if stream.entities is not None:
+                self.entity = np.concatenate(
+                    [np.zeros(len(missing), dtype=np.int64), stream.entities[0][at]]
                 )
+            self.missing = self.codes < 0
         else:
             shift = max(1, len(codes)).bit_length()
             self.order = np.argsort((codes.astype(np.int64) << shift) | np.arange(len(codes)))
             self.codes = np.take(codes, self.order).astype(np.int64)
-            self.ends = self._bound(times)
-        self.missing = self.codes < 0
+            self.missing = self.codes < 0
+            if stream.entities is not None:
+                known = stream.entities[1]
+                self.entity = np.minimum(np.searchsorted(known, self.codes), len(known) - 1)
+                self.missing |= known[self.entity] != self.codes  # an entity with no items
+                self.ends = stream.place(self.entity, np.take(times, self.order))  # time <= t
+            else:
+                self.ends = self._bound(times)
+        self.times = times
         self.ends[self.missing] = 0
         self._starts: dict[int, np.ndarray] = {}
-
-    _own_times: np.ndarray | None = None  # the own items' `entity_times`, in query order
+        self._sorted_times = np.take(times, self.order) if self.entity is not None else times
 
     def _bound(self, upto: np.ndarray) -> np.ndarray:
         """Per query (in sorted order): end of its entity's items with time <= `upto`."""
@@ -131,10 +154,8 @@ class WindowQuery:
     def _start(self, width: int) -> np.ndarray:
         """Per query (in sorted order): start of its entity's items with time > t - width."""
         if width not in self._starts:
-            if self._own_times is not None and self.stream.entity_times is not None:
-                # a wider window than the span holds the whole stream: the same start
-                after = self._own_times - min(width, self.stream.span)
-                starts = np.searchsorted(self.stream.entity_times, after, "right")
+            if self.entity is not None:
+                starts = self.stream.place(self.entity, self._sorted_times - width)
             else:
                 starts = self._bound(self.times - width)
             starts = np.minimum(starts, self.ends)
