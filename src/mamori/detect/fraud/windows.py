@@ -6,8 +6,10 @@ the summed values in time order and find the window's two ends by binary search,
 results are the same integers, bit for bit:
 
 - `BatchStream` sorts a whole stream once (entity code, then time order) and a
-  `WindowQuery` answers the windows of every query row with vectorised `searchsorted`;
-  a window's count is the distance between its two ends, so counting needs no sums;
+  `WindowQuery` answers the windows of every query row with vectorised `searchsorted`:
+  with each entity's times shifted past the previous entity's, one search over the
+  whole stream finds a window's end within its entity. A window's count is the distance
+  between its two ends, so counting needs no sums;
 - `EntityLog` keeps one entity's recent items as lists and answers one query with `bisect`.
 
 Values are integers (counts, amounts in minor units, fraud flags), so a sum is exact and a
