@@ -73,25 +73,35 @@ def test_tenants_never_share_a_page(banks: tuple[TestClient, dict]) -> None:
     assert not {x["alert_id"] for x in a["alerts"]} & {x["alert_id"] for x in b["alerts"]}
 
 
-def test_a_page_is_kept_until_its_time_is_up_or_its_tenant_changes() -> None:
-    pages = ListingPages(ttl_s=0.05)
-    built: list[int] = []
+def test_an_aged_page_is_sent_while_its_successor_is_built_in_the_background() -> None:
+    pages = ListingPages(ttl_s=0.05, max_stale_s=0.5)
+    built: list[bytes] = []
 
     def build() -> bytes:
-        built.append(1)
-        return b"[]"
+        built.append(f"v{len(built) + 1}".encode())
+        return built[-1]
 
-    pages.page("bank-a", "q", build)
-    pages.page("bank-a", "q", build)
-    assert len(built) == 1  # kept
+    assert pages.page("bank-a", "q", build) == b"v1"
+    assert pages.page("bank-a", "q", build) == b"v1" and len(built) == 1  # kept
     time.sleep(0.06)
-    pages.page("bank-a", "q", build)
+    assert pages.page("bank-a", "q", build) == b"v1"  # aged: still sent, rebuilt behind
+    deadline = time.monotonic() + 5
+    while pages.cached("bank-a", "q") != b"v2" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pages.cached("bank-a", "q") == b"v2" and len(built) == 2
     pages.changed("bank-b")
-    pages.page("bank-a", "q", build)
-    assert len(built) == 2  # expired once; another tenant's change does not touch it
+    assert pages.page("bank-a", "q", build) == b"v2"  # another tenant's change: kept
     pages.changed("bank-a")
-    pages.page("bank-a", "q", build)
-    assert len(built) == 3
+    assert pages.page("bank-a", "q", build) == b"v3"  # its own: rebuilt before answering
+    pages.close()
+
+
+def test_a_page_past_its_longest_staleness_is_never_sent() -> None:
+    pages = ListingPages(ttl_s=0.01, max_stale_s=0.05)
+    pages.page("bank-a", "q", lambda: b"old")
+    time.sleep(0.06)
+    assert pages.page("bank-a", "q", lambda: b"new") == b"new"
+    pages.close()
 
 
 def test_a_page_built_while_its_tenant_changes_is_not_kept() -> None:
@@ -103,9 +113,11 @@ def test_a_page_built_while_its_tenant_changes_is_not_kept() -> None:
 
     assert pages.page("bank-a", "q", build_during_a_write) == b"old"
     assert pages.cached("bank-a", "q") is None
+    pages.close()
 
 
 def test_no_page_is_kept_with_a_zero_time() -> None:
     pages = ListingPages(ttl_s=0)
     pages.page("bank-a", "q", lambda: b"x")
     assert pages.cached("bank-a", "q") is None
+    pages.close()

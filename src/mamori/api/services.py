@@ -36,6 +36,7 @@ class Services:
 
     def close(self) -> None:
         self.intake.close()
+        self.pages.close()
         self.store.close()
         self.engine.dispose()
 

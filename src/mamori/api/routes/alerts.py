@@ -32,8 +32,9 @@ async def list_alerts(
 ) -> Response:
     """The tenant's alerts, newest first; `since` inclusive, `until` exclusive.
 
-    A page asked for again within a second is answered from `found.pages` (see
-    `mamori.api.listings`); a new one is built on a worker thread.
+    A page asked for before is answered from `found.pages` (see `mamori.api.listings`: kept
+    until a write, refreshed in the background after a second); a new one is built on a
+    worker thread.
     """
     query = ("alerts", since, until, detector, severity, limit)
 
@@ -50,7 +51,7 @@ async def list_alerts(
         frame = frame.sort(["time", "alert_id"], descending=True).head(limit)
         return json_bytes({"alerts": rows(frame), "count": frame.height})
 
-    body = found.pages.cached(who.tenant, query)
+    body = found.pages.cached(who.tenant, query, build)
     if body is None:
         body = await run_in_threadpool(found.pages.page, who.tenant, query, build)
     return Response(body, media_type="application/json")

@@ -54,8 +54,9 @@ async def list_incidents(
 ) -> Response:
     """The tenant's incidents, riskiest first, each with its case fields.
 
-    A page asked for again within a second is answered from `found.pages` (see
-    `mamori.api.listings`); a new one is built on a worker thread.
+    A page asked for before is answered from `found.pages` (see `mamori.api.listings`: kept
+    until a write, refreshed in the background after a second); a new one is built on a
+    worker thread.
     """
     query = ("incidents", min_level, status, limit)
 
@@ -70,7 +71,7 @@ async def list_incidents(
             listed = [i for i in listed if i["status"] == status][:limit]
         return json_bytes({"incidents": listed, "count": len(listed)})
 
-    body = found.pages.cached(who.tenant, query)
+    body = found.pages.cached(who.tenant, query, build)
     if body is None:
         body = await run_in_threadpool(found.pages.page, who.tenant, query, build)
     return Response(body, media_type="application/json")
