@@ -51,7 +51,7 @@ class ListingPages:
         )
         self._generations: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._rebuilder = ThreadPoolExecutor(1, thread_name_prefix="listing-pages")
+        self._rebuilder: ThreadPoolExecutor | None = None  # started when first needed
 
     def cached(
         self, tenant: str, query: Hashable, build: Callable[[], bytes] | None = None
@@ -76,6 +76,8 @@ class ListingPages:
             self._pages.move_to_end(key)
             if age > self.ttl_s and not rebuilding and build is not None:
                 self._pages[key] = (body, built, generation, True)
+                if self._rebuilder is None:
+                    self._rebuilder = ThreadPoolExecutor(1, thread_name_prefix="listing-pages")
                 self._rebuilder.submit(self._rebuild, tenant, query, build)
             return body
 
@@ -92,8 +94,12 @@ class ListingPages:
             self._generations[tenant] = self._generations.get(tenant, 0) + 1
 
     def close(self) -> None:
-        """Stop the background rebuilds."""
-        self._rebuilder.shutdown(wait=False, cancel_futures=True)
+        """Stop the background rebuilds (a later aged page starts them again)."""
+        with self._lock:
+            rebuilder, self._rebuilder = self._rebuilder, None
+            self._pages.clear()
+        if rebuilder is not None:
+            rebuilder.shutdown(wait=False, cancel_futures=True)
 
     def _build(self, tenant: str, query: Hashable, build: Callable[[], bytes]) -> bytes:
         with self._lock:
