@@ -104,7 +104,10 @@ def throughput(
     end = max(float(s["last_cycle_at"]) for s in sums)
     span = end - start
     per_worker = [
-        {k: s[k] for k in ("worker", "events", "cpu_seconds", "events_per_cpu_second")}
+        {
+            k: s[k]
+            for k in ("worker", "events", "cpu_seconds", "events_per_cpu_second", "phase_seconds")
+        }
         for s in sums
     ]
     worker_cpu = sum(float(s["cpu_seconds"]) for s in sums)

@@ -127,6 +127,8 @@ class Worker:
         self.cpu_at_first_event = self.cpu_at_last_cycle = 0.0
         self.transactions = 0
         self.resent: list[str] = []
+        # wall seconds per step of the cycle, to see what a worker waits on
+        self.phases = dict.fromkeys(("consume", "detect", "store", "state", "commit"), 0.0)
         self.stopping = False
 
     # --- rebalance --------------------------------------------------------------------
@@ -210,6 +212,7 @@ class Worker:
         touched: dict[TopicPartition, OwnedPartition] = {}
         found: dict[TopicPartition, pl.DataFrame] = {}
         before = self.stats.events
+        clock = time.perf_counter()
         for key, batch in by_partition.items():
             owned = self.owned.get(key)
             if owned is None:  # fetched just before its partition was revoked
@@ -225,14 +228,23 @@ class Worker:
             found[key] = pl.concat(alerts) if alerts else empty_alerts()
         if not touched:
             return 0
+        clock = self._lap("detect", clock)
         everything = pl.concat(found.values())
         if everything.height:
             self.stats.new_alerts += self.store.add_alerts(everything)
+        clock = self._lap("store", clock)
         for (topic, part), owned in touched.items():
             outbox = found[(topic, part)]
             self.states.save(topic, part, owned.position or 0, owned.pipeline.state(), outbox)
+        clock = self._lap("state", clock)
         self._commit(everything, touched)
+        self._lap("commit", clock)
         return self.stats.events - before
+
+    def _lap(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self.phases[phase] += now - since
+        return now
 
     def run(self, idle_exit: float | None = None, poll_timeout: float = 0.5) -> RunStats:
         """Consume until stopped (SIGTERM, `stopping`), or idle for `idle_exit` seconds."""
@@ -244,8 +256,11 @@ class Worker:
         try:
             while not self.stopping:
                 self._recover()
+                clock = time.perf_counter()
                 messages = self.consumer.consume(self.max_messages, poll_timeout)
                 now = time.time()
+                if messages and self.first_event_at is not None:  # not the idle waits
+                    self._lap("consume", clock)
                 if not messages:
                     if idle_exit is not None and now - idle_since > idle_exit:
                         break
@@ -279,6 +294,7 @@ class Worker:
             # CPU of this process (engine, codec, Kafka client threads) over the same span
             "cpu_seconds": round(cpu, 3),
             "events_per_cpu_second": round(self.stats.events / cpu, 1) if cpu > 0 else None,
+            "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
             "resent_alert_ids": self.resent,
         }
 
