@@ -195,3 +195,14 @@ def test_features_asked_for_are_those_of_the_full_set_and_the_rest_are_not_compu
     rest = [f for f in FEATURES if f not in asked and f != "amount" and f not in TIME_FEATURES]
     assert np.isnan(some.select(rest).to_numpy()).all()
     assert not np.isnan(full.select(rest).to_numpy()).all(axis=0).all()
+
+
+def test_labels_join_their_payments_entities_and_labels_of_unseen_payments_are_left_out():
+    events = _events([{"time": T0, "card": "K", "terminal": "T", "amount": 1.0},
+                      {"time": T0 + DAY, "customer": "C", "amount": 2.0}])
+    labels = pl.DataFrame({"event_id": ["e1", "nope", "e0"], "known_at": [T0 + 2 * DAY] * 3,
+                           "fraud": [1, 1, 0]})
+    items = label_items(events, labels).sort("event_id")
+    assert items.select("event_id", "fraud", "payer", "terminal").rows() == [
+        ("e0", 0, "K", "T"), ("e1", 1, "C", None)
+    ]

@@ -150,6 +150,7 @@ def _names() -> list[str]:
 FEATURES: list[str] = _names()
 _MAX_ACTIVITY = max(WINDOWS[w] for a in ACTIVITY for w in (*a.counts, *a.means, *a.versus_mean))
 _MAX_RISK = max(WINDOWS[w] for r in RISK for w in r.windows)
+_ID_SEED = 0x6C6162656C  # hashes payment ids to join labels to their payments
 LABELS: dict[str, pl.DataType] = {
     "event_id": pl.String(),
     "known_at": pl.Datetime("us", "UTC"),
@@ -335,14 +336,23 @@ def _label_items(
     `frame`, unless the labels carry them already, as `label_items` makes them)."""
     if labels is not None and all(r.entity in labels.columns for r in RISK):
         return labels.with_columns(pl.col("fraud").cast(pl.Int64))
-    keyed = ent.with_columns(frame["event_id"])
     if labels is None:
         labels = pl.DataFrame(schema=LABELS)
-    return labels.select(
-        pl.col("event_id"),
-        pl.col("known_at").cast(LABELS["known_at"]),
-        pl.col("fraud").cast(pl.Int64),
-    ).join(keyed, on="event_id", how="inner")
+    # joined on the ids' hashes (integers join faster than strings), then the ids compared
+    keyed = ent.with_columns(
+        frame["event_id"].alias("_payment"), _key=frame["event_id"].hash(_ID_SEED)
+    )
+    return (
+        labels.select(
+            pl.col("event_id"),
+            pl.col("known_at").cast(LABELS["known_at"]),
+            pl.col("fraud").cast(pl.Int64),
+            _key=pl.col("event_id").hash(_ID_SEED),
+        )
+        .join(keyed, on="_key", how="inner")
+        .filter(pl.col("event_id") == pl.col("_payment"))
+        .drop("_key", "_payment")
+    )
 
 
 def label_items(events: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
