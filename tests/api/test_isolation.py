@@ -8,7 +8,6 @@ import pytest
 from mamori.govern.identity import ROLES
 from tests.api.conftest import World
 from tests.api.routes import ROUTES
-from tests.api.test_roles import call
 
 
 def _secrets_of(world: World, tenant: str) -> list[str]:
