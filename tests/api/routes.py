@@ -42,4 +42,8 @@ ROUTES = (
     Route("GET", "/v1/entities/ip/198.51.100.1", "read"),
     Route("POST", "/v1/hunt", "hunt", json={"sql": "SELECT count(*) AS n FROM auth"}),
     Route("GET", "/report", "read"),
+    Route("POST", "/v1/incidents/{incident}/triage", "work_cases", json={"provider": "offline"}),
+    Route("GET", "/v1/incidents/{incident}/triage", "read"),
+    Route("GET", "/v1/audit", "read_audit"),
+    Route("GET", "/v1/audit/verify", "read_audit"),
 )

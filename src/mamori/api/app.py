@@ -48,6 +48,8 @@ log = logging.getLogger("mamori.api")
 CAPABILITY_ROUTERS: tuple[str, ...] = (
     "mamori.api.console",  # the web console's pages (it includes the response actions)
     "mamori.api.scoring",  # fraud scoring: POST /v1/score/transaction(s), decisions, replay
+    "mamori.api.routes.triage",  # POST/GET /v1/incidents/{id}/triage: the AI analyst
+    "mamori.api.routes.audit",  # GET /v1/audit, /v1/audit/verify: the audit chain
 )
 
 
