@@ -62,7 +62,7 @@ def list_records(
     actor: Annotated[str | None, Query(max_length=64)] = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    before: Annotated[int | None, Query(ge=1, description="Records with a lower seq")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Older seqs")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> OrjsonResponse:
     """The tenant's audit records, newest first, filtered and paged (see the module)."""
