@@ -78,3 +78,17 @@ def test_downgrade_to_the_store_revision_and_back(url: str) -> None:
     assert upgrade(engine) == head()
     assert "users" in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_an_audit_chain_written_before_its_migration_is_taken_over(url: str) -> None:
+    from mamori.govern.audit import AuditLog
+
+    with AuditLog(url) as audit:  # the audit log creates its own table where it runs alone
+        audit.record("tool_call", tenant="bank-a", actor="aiko", role="analyst", body={})
+    OperationalStore(url).close()  # then the store's migrations reach the newest revision
+    engine = sa.create_engine(url)
+    assert "audit_records" in sa.inspect(engine).get_table_names()
+    assert current(engine) == head()
+    engine.dispose()
+    with AuditLog(url) as audit:
+        assert audit.verify().ok
