@@ -88,10 +88,16 @@ class CpuSampler:
 
 
 def throughput(
-    bootstrap: str, events: Path, work: Path, workers: int, tag: str, cpu: CpuSampler
+    bootstrap: str,
+    events: Path,
+    work: Path,
+    workers: int,
+    tag: str,
+    cpu: CpuSampler,
+    store_url: str | None = None,
 ) -> dict:
     topics = publish(bootstrap, events, tag)
-    extra = ("--alerts-topic", f"{tag}.alerts")
+    extra = ("--alerts-topic", f"{tag}.alerts") + (("--store-url", store_url) if store_url else ())
     load_before = os.getloadavg()
     procs = [
         drill.start_worker(f"{tag}-w{i}", bootstrap, topics, tag, work / tag, extra=extra)
@@ -158,6 +164,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument(
+        "--store-url",
+        default=None,
+        help="the scaling workers' store and partition state (default: SQLite in a temporary "
+        "folder, whose write lock makes workers take turns; PostgreSQL as in production)",
+    )
     args = parser.parse_args()
     os.environ["POLARS_MAX_THREADS"] = "1"
     binary = tansu_binary()
@@ -180,8 +192,8 @@ def main() -> None:
         cpu = CpuSampler(broker.pid)
         try:
             if not args.skip_scaling:
-                one = throughput(bootstrap, events, work, 1, "one", cpu)
-                two = throughput(bootstrap, events, work, 2, "two", cpu)
+                one = throughput(bootstrap, events, work, 1, "one", cpu, args.store_url)
+                two = throughput(bootstrap, events, work, 2, "two", cpu, args.store_url)
                 out["scaling"] = {
                     "one": one,
                     "two": two,
