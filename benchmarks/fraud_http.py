@@ -8,7 +8,8 @@ i is due at ``start + i / rate`` whether or not earlier ones have been answered,
 latency is counted from when it was due, so a stalled server or a late generator shows in
 the figures (no coordinated omission). Requests go over HTTP/1.1 keep-alive connections
 written on plain asyncio streams (a request costs the generator a fraction of httpx's
-CPU); a connection is opened whenever all are busy. Bodies are made before the run:
+CPU): a fixed pool (`--connections`, 32) opened before the run and used in turn; a
+request due while all are busy waits for one, and the wait counts. Bodies are made before the run:
 5,000 cards at 300 terminals, amounts log-normal, times in order.
 
 Printed (JSON): p50/p95/p99/p99.9/max latency in ms, achieved rate, errors by status, the
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, deque
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -115,14 +116,23 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def open_loop(port: int, tokens: list[str], bodies: list[bytes], rate: float,
-                    warm: int, max_connections: int = 256) -> dict[str, object]:
-    """Send `bodies` at `rate`, open loop; figures over all but the first `warm`."""
+                    warm: int, connections: int = 32) -> dict[str, object]:
+    """Send `bodies` at `rate`, open loop; figures over all but the first `warm`.
+
+    `connections` keep-alive connections are opened before the first request and used in
+    turn (first free, first used, so none sits idle into the server's keep-alive timeout);
+    a request due while all are busy waits for one, and that wait counts in its latency."""
     heads = [(f"POST /v1/score/transaction HTTP/1.1\r\nhost: 127.0.0.1\r\n"
               f"authorization: Bearer {t}\r\ncontent-type: application/json\r\n"
               "content-length: %d\r\n\r\n").encode() for t in tokens]
-    idle: deque[Connection] = deque()
-    free = asyncio.Semaphore(max_connections)
-    opened = 0
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await Connection.open(port))
+    opened = connections
+    first = await pool.get()  # each token's first use costs the API an argon2 check
+    for head in heads:
+        await first.post(head, bodies[0])
+    pool.put_nowait(first)
     latency = np.full(len(bodies), np.nan)
     lateness = np.zeros(len(bodies))
     statuses: Counter[str] = Counter()
@@ -130,32 +140,18 @@ async def open_loop(port: int, tokens: list[str], bodies: list[bytes], rate: flo
     async def send(i: int, due: float) -> None:
         nonlocal opened
         lateness[i] = time.perf_counter() - due
-        async with free:  # past `max_connections` busy, requests wait (and it counts)
-            while idle and idle[-1].reader.at_eof():  # closed by the server while idle
-                idle.pop().writer.close()
-            reused = bool(idle)
-            if reused:
-                conn = idle.pop()
-            else:
-                conn = await Connection.open(port)
-                opened += 1
-            try:
-                try:
-                    status = await conn.post(heads[i % len(heads)], bodies[i])
-                except asyncio.IncompleteReadError as closed:
-                    if not reused or closed.partial:
-                        raise
-                    conn.writer.close()  # idle-closed as we sent: once more, as a client does
-                    conn = await Connection.open(port)
-                    opened += 1
-                    status = await conn.post(heads[i % len(heads)], bodies[i])
-            except (OSError, asyncio.IncompleteReadError) as error:
-                statuses[type(error).__name__] += 1
-                conn.writer.close()
-                return
-            latency[i] = time.perf_counter() - due
-            statuses[str(status)] += 1
-            idle.append(conn)
+        conn = await pool.get()
+        try:
+            status = await conn.post(heads[i % len(heads)], bodies[i])
+        except (OSError, asyncio.IncompleteReadError) as error:
+            statuses[type(error).__name__] += 1
+            conn.writer.close()
+            pool.put_nowait(await Connection.open(port))  # the pool keeps its size
+            opened += 1
+            return
+        latency[i] = time.perf_counter() - due
+        statuses[str(status)] += 1
+        pool.put_nowait(conn)
 
     tasks = set()
     start = time.perf_counter() + 0.1
@@ -175,8 +171,8 @@ async def open_loop(port: int, tokens: list[str], bodies: list[bytes], rate: flo
     measured = latency[warm:]
     ok = measured[~np.isnan(measured)] * 1000
     q = np.percentile(ok, [50, 95, 99, 99.9]) if len(ok) else [np.nan] * 4
-    for conn in idle:
-        conn.writer.close()
+    while not pool.empty():
+        pool.get_nowait().writer.close()
     return {
         "requests": len(measured),
         "answered": int(len(ok)),
@@ -248,8 +244,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=1000.0, help="Requests per second.")
     parser.add_argument("--seconds", type=float, default=60.0, help="Measured duration.")
-    parser.add_argument("--warmup", type=float, default=3.0, help="Seconds sent, not counted.")
+    parser.add_argument("--warmup", type=float, default=5.0, help="Seconds sent, not counted.")
     parser.add_argument("--gateways", type=int, default=8, help="API tokens, round robin.")
+    parser.add_argument("--connections", type=int, default=32,
+                        help="Keep-alive connections, opened before the run.")
     parser.add_argument("--json", action="store_true", help="Print only the JSON figures.")
     parser.add_argument("--in-process", action="store_true",
                         help="Score the payments in this process instead (no HTTP, no server).")
@@ -272,7 +270,8 @@ def main() -> None:
     try:
         load_before = os.getloadavg()
         server_cpu = cpu_seconds(server.pid)
-        figures = asyncio.run(open_loop(free, tokens, bodies, args.rate, warm))
+        figures = asyncio.run(open_loop(free, tokens, bodies, args.rate, warm,
+                                             args.connections))
         figures["server_cpu_s"] = round(cpu_seconds(server.pid) - server_cpu, 2)
         figures["load_average_before"] = [round(x, 2) for x in load_before]
         figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
