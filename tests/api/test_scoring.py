@@ -298,3 +298,46 @@ def test_with_a_model_replay_uses_the_stored_version_and_restart_keeps_state(
         assert nxt["model_version"] == second.version
         feats = again.get(f"/v1/score/decisions/{nxt['decision_id']}", headers=auth).json()
         assert feats["features"]["payer_count_1h"] == 3.0  # m-1 and m-2 from before the restart
+
+
+def test_a_batch_is_scored_at_once_as_one_by_one_with_late_and_repeated_payments(
+    tmp_path: Path,
+) -> None:
+    from mamori.detect.fraud.serving import ScoringDesk
+    from mamori.store.migrations import upgrade
+
+    rng = np.random.default_rng(3)
+    minutes = np.sort(rng.uniform(0, 600, 60))
+    payments = [{"event_id": f"b{i}", "time": T0 + dt.timedelta(minutes=float(m)),
+                 "amount": float(rng.lognormal(3, 1)), "currency": "EUR",
+                 "card": f"K{rng.integers(0, 4)}", "terminal": f"T{rng.integers(0, 3)}",
+                 "channel": "online"} for i, m in enumerate(minutes)]
+    payments.insert(40, {**payments[10], "event_id": "b-late"})  # 30 payments late
+    payments.insert(20, payments[5])  # sent twice within the batch
+
+    def desk(name: str) -> ScoringDesk:
+        engine = sa.create_engine(f"sqlite:///{tmp_path / name}.db")
+        upgrade(engine)
+        return ScoringDesk(engine, tmp_path / "models")
+
+    alone, batched = desk("alone"), desk("batched")
+    one_by_one = [alone.score("bank-a", [tx])[0] for tx in payments]
+    scorer = batched.tenant("bank-a").scorer
+    calls = {"batch": 0, "one": 0}
+    for name, key in (("score_batch", "batch"), ("score_one", "one")):
+        method = getattr(scorer, name)
+
+        def counted(*args: Any, _m: Any = method, _k: str = key) -> Any:
+            calls[_k] += 1
+            return _m(*args)
+
+        setattr(scorer, name, counted)
+    at_once = batched.score("bank-a", payments)
+    assert calls == {"batch": 3, "one": 1}  # runs split by the repeat and the late payment
+    assert at_once == one_by_one
+    assert [d["late"] for d in at_once].count(True) == 1 and at_once[20]["duplicate"]
+    for d in at_once:
+        assert batched.get("bank-a", d["decision_id"])["features"] == pytest.approx(
+            alone.get("bank-a", d["decision_id"])["features"], nan_ok=True)
+    alone.close()
+    batched.close()

@@ -88,12 +88,16 @@ def _rules_version(rules: RuleSet) -> str:
 
 
 class _FeatureTap(OnlineFeatures):
-    """The scorer's per-entity state, keeping the feature vector of the last payment."""
+    """The scorer's per-entity state, keeping the feature vector of the last payment (and,
+    while `recording` is a list, of every payment counted in)."""
 
     last: list[float]
+    recording: list[list[float]] | None = None
 
     def score_one(self, tx: Mapping[str, Any]) -> list[float]:
         self.last = super().score_one(tx)
+        if self.recording is not None:
+            self.recording.append(self.last)
         return self.last
 
 
@@ -110,6 +114,24 @@ class ServingScorer(FraudScorer):
     def score_with_features(self, tx: Mapping[str, Any]) -> tuple[dict[str, Any], list[float]]:
         decision = self.score_one(tx)
         return decision, self._tap.last
+
+    def score_batch_with_features(
+        self, batch: pl.DataFrame
+    ) -> tuple[list[dict[str, Any]], list[list[float]]]:
+        """`score_batch` on a time-ordered frame at or after every payment scored: the
+        decisions (dicts, as `score_one` gives) and the feature vectors, in frame order.
+        The vectors are those of the per-entity state, which counts the batch in as it
+        goes and gives the batch features' values (their parity is tested)."""
+        history = self._history_frame()
+        if not history["time"].is_sorted():  # late payments were appended at the end
+            self._history = history.sort("time", maintain_order=True)
+        self._tap.recording = []
+        try:
+            decisions = self.score_batch(batch).to_dicts()
+            features = self._tap.recording
+        finally:
+            self._tap.recording = None
+        return decisions, features
 
     def rebuild(self, history: pl.DataFrame) -> None:
         """Continue after the payments of `history` (time-ordered `HISTORY_COLUMNS`)."""
@@ -204,21 +226,60 @@ class ScoringDesk:
     def score(self, tenant: str, payments: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Decisions for `payments` (dicts of `transaction` fields, `event_id` and `time` an
         aware datetime set), in the order given; each is logged. A payment already decided
-        answers its stored decision with ``duplicate: true``."""
+        answers its stored decision with ``duplicate: true``. Of a batch, each run of
+        payments in time order after the tenant's latest is scored at once
+        (`FraudScorer.score_batch`); a late payment is scored alone, as of its time."""
         state = self.tenant(tenant)
-        out: list[dict[str, Any]] = []
-        rows: list[dict[str, Any]] = []
+        out: list[dict[str, Any] | None] = []
+        run: list[tuple[int, Mapping[str, Any]]] = []  # in time order, after the latest
+        run_ids: set[str] = set()
+
+        def flush() -> None:
+            self.log.append(self._decide_run(tenant, state, run, out))  # before a repeat
+            run.clear()
+            run_ids.clear()
+
         with state.lock:
             for tx in payments:
+                if tx["event_id"] in run_ids:  # sent twice in the batch: the first is decided
+                    flush()
                 known = state.seen.get(tx["event_id"])
                 if known is not None or self._stored_long_ago(tenant, state, tx):
                     out.append(self._stored(tenant, state, tx["event_id"]))
                     continue
-                decision, row = self._decide(tenant, state, tx)
-                out.append(decision)
-                rows.append(row)
-            self.log.append(rows)
-        return out
+                at = _epoch_us(tx["time"])
+                after = run[-1][1]["time"] if run else None
+                if len(payments) > 1 and (after is None or tx["time"] >= after) and (
+                    state.latest_us is None or at >= state.latest_us
+                ):
+                    run.append((len(out), tx))
+                    run_ids.add(tx["event_id"])
+                    out.append(None)
+                    continue
+                flush()
+                decision, features = state.scorer.score_with_features(tx)
+                answer, row = self._record(tenant, state, tx, decision, features)
+                out.append(answer)
+                self.log.append([row])
+            flush()
+        return [d for d in out if d is not None]
+
+    def _decide_run(self, tenant: str, state: _TenantScorer,
+                    run: Sequence[tuple[int, Mapping[str, Any]]],
+                    out: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
+        """Score an in-order run with `score_batch`; answers go to their places in `out`."""
+        if not run:
+            return []
+        full = schema("transaction")
+        columns = sorted({*HISTORY_COLUMNS, *self._fields})
+        frame = pl.DataFrame({c: [tx.get(c) for _, tx in run] for c in columns},
+                             schema={c: full[c] for c in columns})
+        decisions, features = state.scorer.score_batch_with_features(frame)
+        rows = []
+        for (place, tx), d, f in zip(run, decisions, features, strict=True):
+            out[place], row = self._record(tenant, state, tx, d, f)
+            rows.append(row)
+        return rows
 
     def _stored_long_ago(self, tenant: str, state: _TenantScorer, tx: Mapping[str, Any]) -> bool:
         """Whether a payment older than the scorer's memory of event ids was decided."""
@@ -232,12 +293,13 @@ class ScoringDesk:
             raise LookupError(f"decision on {event_id!r} missing from the log")
         return {**orjson.loads(row["result"]), "duplicate": True}
 
-    def _decide(
-        self, tenant: str, state: _TenantScorer, tx: Mapping[str, Any]
+    def _record(
+        self, tenant: str, state: _TenantScorer, tx: Mapping[str, Any], d: Mapping[str, Any],
+        features: Sequence[float],
     ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The answer and the log row of a payment decided `d` on `features`."""
         at = _epoch_us(tx["time"])
         late = state.latest_us is not None and at < state.latest_us
-        d, features = state.scorer.score_with_features(tx)
         decision_id = decision_id_of(tenant, tx["event_id"])
         answer = {
             "decision_id": decision_id,
