@@ -19,6 +19,7 @@ stop (must equal the requests answered).
 
 Run: python benchmarks/fraud_http.py --rate 1000 --seconds 60 --json
      python benchmarks/fraud_http.py --rate 1000 --seconds 20 --in-process   (no HTTP)
+     python benchmarks/fraud_http.py --rate 1000 --seconds 20 --in-process --batch 1000
 """
 
 from __future__ import annotations
@@ -186,9 +187,10 @@ async def open_loop(port: int, tokens: list[str], bodies: list[bytes], rate: flo
     }
 
 
-def in_process(bodies: list[bytes], warm: int) -> dict[str, object]:
+def in_process(bodies: list[bytes], warm: int, batch: int = 1) -> dict[str, object]:
     """The same payments through validation and `ScoringDesk.score` (decision log
-    included), one after another in this process: what a request costs without HTTP."""
+    included) in this process, one at a time or `batch` per call (as the batch route
+    does): what scoring costs without HTTP."""
     import sqlalchemy as sa
 
     from mamori.api.scoring import TransactionIn
@@ -199,18 +201,20 @@ def in_process(bodies: list[bytes], warm: int) -> dict[str, object]:
     engine = sa.create_engine(f"sqlite:///{folder / 'mamori.db'}")
     upgrade(engine)
     desk = ScoringDesk(engine, folder / "fraud-models")
-    took = np.zeros(len(bodies))
-    cpu = 0.0
-    for i, body in enumerate(bodies):
-        if i == warm:
-            cpu = time.thread_time()
-        start = time.perf_counter()
+    for body in bodies[:warm]:
         desk.score(TENANT, [TransactionIn.model_validate_json(body).payment()])
-        took[i] = time.perf_counter() - start
+    calls = range(warm, len(bodies), batch)
+    took = np.zeros(len(calls))
+    cpu = time.thread_time()
+    for k, i in enumerate(calls):
+        start = time.perf_counter()
+        desk.score(TENANT, [TransactionIn.model_validate_json(b).payment()
+                            for b in bodies[i:i + batch]])
+        took[k] = time.perf_counter() - start
     cpu = time.thread_time() - cpu
     desk.close()
-    q = np.percentile(took[warm:] * 1000, [50, 95, 99, 99.9])
-    return {"payments": len(bodies) - warm,
+    q = np.percentile(took * 1000, [50, 95, 99, 99.9])
+    return {"payments": len(bodies) - warm, "per_call": batch,
             "latency_ms": dict(zip(["p50", "p95", "p99", "p99_9"], np.round(q, 3).tolist(),
                                    strict=True)),
             "cpu_ms_per_payment": round(cpu / (len(bodies) - warm) * 1000, 3)}
@@ -249,6 +253,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32,
                         help="Keep-alive connections, opened before the run.")
     parser.add_argument("--json", action="store_true", help="Print only the JSON figures.")
+    parser.add_argument("--batch", type=int, default=1,
+                        help="With --in-process: payments per call (the batch route's path).")
     parser.add_argument("--in-process", action="store_true",
                         help="Score the payments in this process instead (no HTTP, no server).")
     args = parser.parse_args()
@@ -260,7 +266,7 @@ def main() -> None:
     first = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     bodies = payments(n, args.rate, first)
     if args.in_process:
-        print(json.dumps({**in_process(bodies, warm), "load_average": os.getloadavg()}))
+        print(json.dumps({**in_process(bodies, warm, args.batch), "load_average": os.getloadavg()}))
         return
     port = socket.socket()
     port.bind(("127.0.0.1", 0))

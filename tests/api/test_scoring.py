@@ -301,10 +301,13 @@ def test_with_a_model_replay_uses_the_stored_version_and_restart_keeps_state(
 
 
 def test_a_batch_is_scored_at_once_as_one_by_one_with_late_and_repeated_payments(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from mamori.detect.fraud import serving
     from mamori.detect.fraud.serving import ScoringDesk
     from mamori.store.migrations import upgrade
+
+    monkeypatch.setattr(serving, "BATCH_AT_LEAST", 10)  # runs of 20 here
 
     rng = np.random.default_rng(3)
     minutes = np.sort(rng.uniform(0, 600, 60))

@@ -63,7 +63,7 @@ from mamori.detect.fraud.rules import DECISIONS, RuleSet
 from mamori.detect.fraud.scorer import HISTORY_COLUMNS, FraudScorer
 from mamori.events.schema import TRANSACTION, schema
 
-__all__ = ["RULES_ONLY", "ScoringDesk", "decision_id_of"]
+__all__ = ["BATCH_AT_LEAST", "RULES_ONLY", "ScoringDesk", "decision_id_of"]
 
 #: The model version of a decision made by the rules alone (no model in the registry).
 RULES_ONLY = "rules-only"
@@ -71,6 +71,9 @@ RULES_ONLY = "rules-only"
 _HORIZON_US = max(WINDOWS.values())  # the longest window: what a restart must replay
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SWEEP_EVERY = 100_000
+#: The shortest in-order run scored with `score_batch`: each call has some 10 ms of frame
+#: work, so shorter runs go one payment at a time (benchmarks/fraud_http.py --batch).
+BATCH_AT_LEAST = 500
 
 
 def decision_id_of(tenant: str, event_id: str) -> str:
@@ -228,7 +231,8 @@ class ScoringDesk:
         aware datetime set), in the order given; each is logged. A payment already decided
         answers its stored decision with ``duplicate: true``. Of a batch, each run of
         payments in time order after the tenant's latest is scored at once
-        (`FraudScorer.score_batch`); a late payment is scored alone, as of its time."""
+        (`FraudScorer.score_batch`, from `BATCH_AT_LEAST` payments on); a late payment is
+        scored alone, as of its time."""
         state = self.tenant(tenant)
         out: list[dict[str, Any] | None] = []
         run: list[tuple[int, Mapping[str, Any]]] = []  # in time order, after the latest
@@ -267,9 +271,15 @@ class ScoringDesk:
     def _decide_run(self, tenant: str, state: _TenantScorer,
                     run: Sequence[tuple[int, Mapping[str, Any]]],
                     out: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
-        """Score an in-order run with `score_batch`; answers go to their places in `out`."""
-        if not run:
-            return []
+        """Score an in-order run (with `score_batch` from `BATCH_AT_LEAST` payments on);
+        answers go to their places in `out`."""
+        if len(run) < BATCH_AT_LEAST:
+            rows = []
+            for place, tx in run:
+                out[place], row = self._record(tenant, state, tx,
+                                               *state.scorer.score_with_features(tx))
+                rows.append(row)
+            return rows
         full = schema("transaction")
         columns = sorted({*HISTORY_COLUMNS, *self._fields})
         frame = pl.DataFrame({c: [tx.get(c) for _, tx in run] for c in columns},
