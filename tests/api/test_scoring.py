@@ -344,3 +344,28 @@ def test_a_batch_is_scored_at_once_as_one_by_one_with_late_and_repeated_payments
             alone.get("bank-a", d["decision_id"])["features"], nan_ok=True)
     alone.close()
     batched.close()
+
+
+def test_survivors_are_frozen_out_of_full_collections_every_period() -> None:
+    import asyncio
+    import contextlib
+    import gc
+
+    from mamori.api.scoring import keep_survivors_frozen
+
+    async def run_a_while() -> None:
+        steward = asyncio.create_task(keep_survivors_frozen(0.01))
+        await asyncio.sleep(0.05)
+        steward.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await steward
+
+    assert gc.get_freeze_count() == 0
+    kept = [[i] for i in range(1_000)]  # long-lived containers, as a scorer's state
+    try:
+        asyncio.run(run_a_while())
+        assert gc.get_freeze_count() >= len(kept)
+        oldest = {id(o) for o in gc.get_objects(generation=2)}
+        assert not any(id(k) in oldest for k in kept)  # a full pass no longer walks them
+    finally:
+        gc.unfreeze()
