@@ -369,3 +369,56 @@ def test_survivors_are_frozen_out_of_full_collections_every_period() -> None:
         assert not any(id(k) in oldest for k in kept)  # a full pass no longer walks them
     finally:
         gc.unfreeze()
+
+
+def test_a_fraud_label_counts_in_terminal_risk_from_known_at_and_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    client = _serve(tmp_path)
+    identity = client.app.state.services.identity  # type: ignore[attr-defined]
+    identity.create_tenant("bank-a", "A")
+    identity.create_user("bank-a", "u", ["analyst"])
+    token, _ = identity.issue_token("u", "t")
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def share(c: TestClient, event_id: str, minutes: float, card: str) -> float:
+        out = c.post("/v1/score/transaction", headers=auth,
+                     json=_tx(event_id=event_id, minutes=minutes, card=card, terminal="TL"))
+        got = c.get(f"/v1/score/decisions/{out.json()['decision_id']}", headers=auth).json()
+        return float(got["features"]["terminal_fraud_share_1d"])
+
+    known_at = (T0 + dt.timedelta(hours=1)).isoformat()
+    with client:
+        assert share(client, "l-1", 0, "CL1") == 0.0
+        r = client.post("/v1/score/labels", headers=auth,
+                        json=[{"event_id": "l-1", "fraud": True, "known_at": known_at},
+                              {"event_id": "never-scored", "fraud": False}])
+        assert r.status_code == 200, r.text
+        assert r.json() == {"received": 2, "matched": 1}
+        assert share(client, "l-2", 30, "CL2") == 0.0  # before known_at: not yet known
+        assert share(client, "l-3", 120, "CL3") == 1.0  # 1 labelled payment, 1 fraud
+    with _serve(tmp_path) as again:  # a restart replays the stored label
+        assert share(again, "l-4", 180, "CL4") == 1.0
+        assert share(again, "l-5", 60 * 26, "CL5") == 0.0  # the label left the 1 d window
+
+
+@pytest.mark.parametrize("body", [
+    [{"event_id": "x", "fraud": True, "tenant": "bank-b"}],  # unknown field
+    [{"event_id": "x", "fraud": "yes"}],  # not a boolean
+    [{"event_id": "x", "fraud": 1}],
+    [{"event_id": "x", "fraud": True, "known_at": "2026-01-01T00:00:00"}],  # no UTC offset
+    [{"fraud": True}],  # no payment named
+    [],
+    {"event_id": "x", "fraud": True},  # not an array
+])
+def test_a_bad_label_gets_422_and_nothing_is_stored(server: Server, body: Any) -> None:
+    r = server.client.post("/v1/score/labels", headers=server.auth(A), json=body)
+    assert r.status_code == 422, r.text
+    desk = server.client.app.state.fraud_desk  # type: ignore[attr-defined]
+    assert desk.log.labels("bank-a") == []
+
+
+def test_labels_need_a_role_that_may_score(server: Server) -> None:
+    r = server.client.post("/v1/score/labels", headers=server.auth("bank-a-viewer"),
+                           json=[{"event_id": "x", "fraud": True}])
+    assert r.status_code == 403

@@ -13,7 +13,9 @@ The answer is the decision (approve, review, decline) with the score, reasons, r
 fired, model version ("rules-only" where the tenant has no model), the shadow model's
 score, ``late`` and ``duplicate``, and the ``decision_id`` under which it is stored:
 ``GET /v1/score/decisions/{id}`` shows it with its inputs, ``POST …/{id}/replay``
-decides it again with the stored model version. See `mamori.detect.fraud.serving`.
+decides it again with the stored model version. ``POST /v1/score/labels`` takes confirmed
+fraud feedback (``[{"event_id", "fraud", "known_at"?}]``), stored and counted in the
+risk features from each label's ``known_at`` on. See `mamori.detect.fraud.serving`.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from mamori.detect.fraud.currencies import is_currency
 from mamori.detect.fraud.serving import ScoringDesk
 from mamori.govern.identity import Principal
 
-__all__ = ["MAX_BATCH", "MAX_ONE_BYTES", "TransactionIn", "router"]
+__all__ = ["MAX_BATCH", "MAX_ONE_BYTES", "LabelIn", "TransactionIn", "router"]
 
 #: The most payments one batch request may carry.
 MAX_BATCH = 1_000
@@ -95,9 +97,7 @@ class TransactionIn(BaseModel):
     @field_validator("time")
     @classmethod
     def _in_range(cls, value: datetime) -> datetime:
-        if not _EARLIEST <= value <= datetime.now(UTC) + _AHEAD:
-            raise ValueError("time must be after 2000-01-01 and not more than a day ahead")
-        return value.astimezone(UTC)
+        return _plausible(value)
 
     @field_validator("currency")
     @classmethod
@@ -129,7 +129,32 @@ class TransactionIn(BaseModel):
         return tx
 
 
+def _plausible(value: datetime) -> datetime:
+    """`value` in UTC, if it is after 2000-01-01 and not more than a day ahead."""
+    if not _EARLIEST <= value <= datetime.now(UTC) + _AHEAD:
+        raise ValueError("time must be after 2000-01-01 and not more than a day ahead")
+    return value.astimezone(UTC)
+
+
+class LabelIn(BaseModel):
+    """A confirmed outcome of a payment already scored: fraud or not, and when it became
+    known (it counts in the features of payments from then on; default: on receipt)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: Annotated[str, Field(min_length=1, max_length=128,
+                                   validation_alias=AliasChoices("event_id", "transaction_id"))]
+    fraud: Annotated[bool, Field(strict=True)]
+    known_at: AwareDatetime | None = None
+
+    @field_validator("known_at")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _plausible(value)
+
+
 _BATCH = TypeAdapter(list[TransactionIn])
+_LABELS = TypeAdapter(list[LabelIn])
 _LINES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "text/plain"}
 _ONE_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": TransactionIn.model_json_schema()}}}}
@@ -257,6 +282,26 @@ def _read_batch(body: bytes, *, lines: bool) -> list[dict[str, Any]]:
     if errors:
         _invalid(errors)
     return payments
+
+
+@router.post("/labels", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "array", "maxItems": MAX_BATCH,
+                                    "items": LabelIn.model_json_schema()}}}}})
+async def add_labels(
+    request: Request,
+    who: Annotated[Principal, Depends(require("ingest"))],
+    desk: Annotated[ScoringDesk, Depends(scoring_desk)],
+) -> OrjsonResponse:
+    """Confirmed fraud feedback (a JSON array of labels): stored, then counted in the
+    terminal, merchant and payer risk features from each label's `known_at` on."""
+    try:
+        labels = _LABELS.validate_json(await request.body())
+    except ValidationError as error:
+        _invalid(error.errors(include_url=False, include_input=False))
+    if not labels or len(labels) > MAX_BATCH:
+        _invalid([{"msg": f"send 1 to {MAX_BATCH} labels, not {len(labels)}"}])
+    rows = [label.model_dump() for label in labels]
+    return OrjsonResponse(await run_in_threadpool(desk.add_labels, who.tenant, rows))
 
 
 @router.get("/decisions/{decision_id}")

@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["DECISIONS_TABLE", "DecisionLog"]
+__all__ = ["DECISIONS_TABLE", "LABELS_TABLE", "DecisionLog"]
 
 log = logging.getLogger("mamori.fraud.decisions")
 
@@ -57,6 +57,17 @@ DECISIONS_TABLE = sa.Table(
     sa.Column("result", sa.Text(), nullable=False),  # the decision as answered (JSON)
     sa.UniqueConstraint("tenant", "event_id", name="uq_fraud_decisions_event"),
     sa.Index("ix_fraud_decisions_tenant_time", "tenant", "time_us"),
+)
+
+#: Confirmed fraud labels as received (Alembic revision 0008), replayed on a restart.
+LABELS_TABLE = sa.Table(
+    "fraud_labels",
+    sa.MetaData(),
+    sa.Column("tenant", sa.String(), primary_key=True),
+    sa.Column("event_id", sa.String(), primary_key=True),
+    sa.Column("known_at_us", sa.BigInteger(), primary_key=True),  # when it counts from
+    sa.Column("fraud", sa.Boolean(), nullable=False),
+    sa.Column("received_at_us", sa.BigInteger(), nullable=False),
 )
 
 _FLUSH_EVERY_S = 0.005
@@ -165,6 +176,21 @@ class DecisionLog:
             for decision_id, event_id, time_us, tx in connection.execute(query):
                 yield decision_id, event_id, int(time_us), tx
 
+    def add_labels(self, rows: list[dict[str, Any]]) -> None:
+        """Store label rows (the ``fraud_labels`` columns) at once; a label already stored
+        (same tenant, payment and `known_at`) is kept as it was. Labels are few next to
+        payments, so they are committed before the request answers."""
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(_insert_ignoring_duplicates(self.engine, LABELS_TABLE), rows)
+
+    def labels(self, tenant: str) -> list[tuple[str, int, bool]]:
+        """``(event_id, known_at_us, fraud)`` of `tenant`'s stored labels."""
+        t = LABELS_TABLE
+        query = sa.select(t.c.event_id, t.c.known_at_us, t.c.fraud).where(t.c.tenant == tenant)
+        with self.engine.connect() as connection:
+            return [(e, int(k), bool(f)) for e, k, f in connection.execute(query)]
+
     def latest_time(self, tenant: str) -> int | None:
         """The time of `tenant`'s latest stored payment (µs), if any."""
         t = DECISIONS_TABLE
@@ -174,10 +200,11 @@ class DecisionLog:
         return None if found is None else int(found)
 
 
-def _insert_ignoring_duplicates(engine: sa.Engine) -> sa.Insert:
-    """An insert that skips a decision already stored (two servers scoring one payment)."""
+def _insert_ignoring_duplicates(engine: sa.Engine, table: sa.Table = DECISIONS_TABLE
+                                ) -> sa.Insert:
+    """An insert that skips a row already stored (two servers scoring one payment)."""
     if engine.dialect.name == "sqlite":
-        return sqlite.insert(DECISIONS_TABLE).on_conflict_do_nothing()
+        return sqlite.insert(table).on_conflict_do_nothing()
     if engine.dialect.name == "postgresql":
-        return postgresql.insert(DECISIONS_TABLE).on_conflict_do_nothing()
-    return DECISIONS_TABLE.insert()
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return table.insert()

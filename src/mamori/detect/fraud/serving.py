@@ -15,8 +15,12 @@ another and each sees the payments before it.
 - **Late payments** (older than the latest payment the tenant's scorer has seen) are
   scored as of their own time by `FraudScorer.score_one`, which inserts them in place in
   the windows; the answer marks them ``late``.
+- **Labels**: `add_labels(tenant, labels)` feeds confirmed fraud (or not-fraud) of
+  payments already scored to the tenant's scorer (`FraudScorer.add_labels`); a label
+  counts only from its `known_at` (default: when it arrives), and is stored first.
 - **Restart**: a tenant's scorer is rebuilt from the decision log (the payments of the
-  last 90 days, the longest window) the first time the tenant scores after a start.
+  last 90 days, the longest window) and its stored labels the first time the tenant
+  scores after a start.
 
 >>> import tempfile, datetime as dt, sqlalchemy as sa
 >>> from pathlib import Path
@@ -56,7 +60,7 @@ import sqlalchemy as sa
 
 from mamori.detect.fraud.decision import decide
 from mamori.detect.fraud.decision_log import DecisionLog
-from mamori.detect.fraud.features import FEATURES, WINDOWS, OnlineFeatures
+from mamori.detect.fraud.features import FEATURES, LABELS, WINDOWS, OnlineFeatures
 from mamori.detect.fraud.model import FraudModel
 from mamori.detect.fraud.registry import ModelRegistry
 from mamori.detect.fraud.rules import DECISIONS, RuleSet
@@ -84,6 +88,15 @@ def decision_id_of(tenant: str, event_id: str) -> str:
 
 def _epoch_us(value: datetime) -> int:
     return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def _label_frame(event_ids: list[str], known_at_us: list[int], fraud: list[bool]
+                 ) -> pl.DataFrame:
+    """Labels as `FraudScorer.add_labels` takes them (the `LABELS` schema)."""
+    return pl.DataFrame(
+        {"event_id": event_ids, "known_at": pl.Series(known_at_us, dtype=pl.Int64),
+         "fraud": fraud},
+    ).with_columns(pl.col("known_at").cast(LABELS["known_at"]), pl.col("fraud").cast(pl.Int8))
 
 
 def _rules_version(rules: RuleSet) -> str:
@@ -217,7 +230,30 @@ class ScoringDesk:
             ).with_columns(pl.Series("time", times, pl.Int64).cast(full["time"]))
             scorer.rebuild(history.select(HISTORY_COLUMNS))
             state.latest_us = latest
+            stored = self.log.labels(tenant)
+            if stored:
+                scorer.add_labels(_label_frame(
+                    [e for e, _, _ in stored], [k for _, k, _ in stored],
+                    [f for _, _, f in stored]))
         return state
+
+    def add_labels(self, tenant: str, labels: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Record confirmed labels (``event_id``, ``fraud`` and ``known_at``, an aware
+        datetime or None for now) of the tenant's payments: stored, then fed to its scorer.
+        Returns how many were received and how many named a payment the scorer still
+        holds (the others are kept, but change no feature)."""
+        now_us = time.time_ns() // 1000
+        known = [now_us if r.get("known_at") is None else _epoch_us(r["known_at"])
+                 for r in labels]
+        rows = [{"tenant": tenant, "event_id": r["event_id"], "known_at_us": k,
+                 "fraud": bool(r["fraud"]), "received_at_us": now_us}
+                for r, k in zip(labels, known, strict=True)]
+        state = self.tenant(tenant)
+        with state.lock:
+            self.log.add_labels(rows)
+            matched = state.scorer.add_labels(_label_frame(
+                [r["event_id"] for r in labels], known, [bool(r["fraud"]) for r in labels]))
+        return {"received": len(rows), "matched": matched}
 
     def model_version(self, tenant: str) -> str:
         """The version deciding the tenant's payments ("rules-only" without a model)."""
