@@ -52,6 +52,9 @@ def test_batch_and_online_features_are_identical(synthetic):
     # the features are not trivially empty: most have values, and they vary
     filled = ~np.isnan(batch)
     assert filled.mean() > 0.7 and np.nanstd(batch[:, FEATURES.index("payer_count_7d")]) > 1
+    for name in ("payer_distinct_terminals_7d", "payer_distinct_merchants_7d",
+                 "terminal_distinct_payers_1d"):  # distinct counts compared, and they vary
+        assert np.nanmax(batch[:, FEATURES.index(name)]) >= 3, name
 
 
 def test_batch_features_after_history_equal_those_of_the_whole_frame(synthetic):
@@ -75,6 +78,34 @@ def test_windows_are_exact_at_their_edges():
     assert f["payer_count_1d"].to_list() == [1.0, 2.0, 2.0, 3.0]
     assert f["payer_mean_amount_1d"].to_list() == [10.0, 15.0, 25.0, 30.0]
     assert f["payer_seconds_since_last"].to_list()[1:] == [1e-6, 86_400 - 1e-6, 0.0]
+    assert _same(f.select(FEATURES).to_numpy(), _online(events)).all()
+
+
+def test_distinct_counts_are_exact_at_their_edges_and_count_each_value_once():
+    us = timedelta(microseconds=1)
+    rows = [
+        {"time": T0, "card": "K", "terminal": "T1", "amount": 1.0},
+        {"time": T0 + us, "card": "K", "terminal": "T2", "amount": 1.0},
+        {"time": T0 + 2 * us, "card": "K", "terminal": "T2", "amount": 1.0},  # T2 again
+        {"time": T0 + 3 * us, "card": "K", "amount": 1.0},  # no terminal: counts none
+        {"time": T0 + 3 * us, "card": "L", "terminal": "T2", "amount": 1.0},
+        {"time": T0 + DAY, "card": "K", "terminal": "T3", "amount": 1.0},  # T1 just left
+        {"time": T0 + DAY + us, "card": "K", "terminal": "T3", "amount": 1.0},  # T2 (1st) left
+        {"time": T0 + DAY + 2 * us, "card": "K", "terminal": "T3", "amount": 1.0},  # T2 left
+        {"time": T0 + 8 * DAY, "terminal": "T3", "amount": 1.0},  # no payer
+        {"time": T0 + 8 * DAY, "card": "K", "terminal": "T1", "amount": 1.0},
+    ]
+    events = _events(rows)
+    f = batch_features(events)
+    nan = np.nan
+    assert _same(f["payer_distinct_terminals_1d"].to_numpy(),
+                 np.array([1, 2, 2, 2, 1, 2, 2, 1, nan, 1.0])).all()
+    assert _same(f["payer_distinct_terminals_7d"].to_numpy(),
+                 np.array([1, 2, 2, 2, 1, 3, 3, 3, nan, 2.0])).all()  # T3 within, T2 gone
+    assert _same(f["terminal_distinct_payers_1d"].to_numpy(),
+                 np.array([1, 1, 1, nan, 2, 1, 1, 1, 0, 1.0])).all()
+    assert _same(f["payer_distinct_merchants_7d"].to_numpy(),  # no merchants: none counted
+                 np.array([0.0] * 8 + [nan, 0.0])).all()
     assert _same(f.select(FEATURES).to_numpy(), _online(events)).all()
 
 

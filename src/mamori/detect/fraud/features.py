@@ -1,7 +1,7 @@
 """Transaction features, defined once and computed the same way in a batch or one at a time.
 
-`FEATURES` lists every feature by name; the definitions below (`ACTIVITY`, `RISK`,
-`NOVELTY`) say what each is. Two executors read the same definitions:
+`FEATURES` lists every feature by name; the definitions below (`ACTIVITY`, `DISTINCT`,
+`RISK`, `NOVELTY`) say what each is. Two executors read the same definitions:
 
 - `batch_features(events, labels)` computes them for a time-ordered frame of
   transactions (a training set, or a live batch after its history), vectorised;
@@ -18,6 +18,9 @@ What the features are, following the Fraud Detection Handbook's reasoning (chapt
   in the window (a stolen card's spending departs from the owner's habits);
 - **acceptor and link activity**: payment counts per terminal, merchant, device, IP
   address and counterparty;
+- **distinct counts**: how many different terminals (merchants) a payer paid at over a
+  day and a week, and how many different payers a terminal served in a day (a card
+  tested at many terminals, a terminal compromised for many cards);
 - **risk from confirmed fraud**: the share of a terminal's or merchant's labelled payments
   that were fraud, and the count of a payer's confirmed frauds, over windows. A label
   counts only from its `known_at` time (fraud is confirmed days later; the handbook's delay
@@ -52,7 +55,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mamori.detect.fraud.windows import BatchStream, EntityLog, code_bits
+from mamori.detect.fraud.windows import BatchStream, DistinctLog, EntityLog, code_bits
 
 US = 1_000_000
 UNITS = 10_000  # amount units per currency unit
@@ -89,6 +92,19 @@ class Activity:
 
 
 @dataclass(frozen=True)
+class Distinct:
+    """How many different `other` entities an entity's payments named over windows
+    (payments without the other entity are not counted)."""
+
+    entity: str
+    other: str
+    windows: tuple[str, ...]
+
+    def names(self) -> list[str]:
+        return [f"{self.entity}_distinct_{self.other}s_{w}" for w in self.windows]
+
+
+@dataclass(frozen=True)
 class Risk:
     """Confirmed fraud on an entity over windows of label-confirmation time."""
 
@@ -110,6 +126,11 @@ ACTIVITY = (
     Activity("device", counts=("1h", "1d"), since_last=True),
     Activity("ip", counts=("1h", "1d")),
     Activity("counterparty", counts=("1d", "30d"), since_last=True),
+)
+DISTINCT = (
+    Distinct("payer", "terminal", ("1d", "7d")),
+    Distinct("payer", "merchant", ("1d", "7d")),
+    Distinct("terminal", "payer", ("1d",)),
 )
 RISK = (
     Risk("terminal", ("1d", "7d", "30d"), share=True),
@@ -140,6 +161,8 @@ def _names() -> list[str]:
     names = ["amount"]
     for a in ACTIVITY:
         names += _activity_names(a)
+    for d in DISTINCT:
+        names += d.names()
     for r in RISK:
         kind = "fraud_share" if r.share else "frauds"
         names += [f"{r.entity}_{kind}_{w}" for w in r.windows]
@@ -150,6 +173,7 @@ def _names() -> list[str]:
 FEATURES: list[str] = _names()
 _MAX_ACTIVITY = max(WINDOWS[w] for a in ACTIVITY for w in (*a.counts, *a.means, *a.versus_mean))
 _MAX_RISK = max(WINDOWS[w] for r in RISK for w in r.windows)
+_MAX_DISTINCT = max(WINDOWS[w] for d in DISTINCT for w in d.windows)
 _ID_SEED = 0x6C6162656C  # hashes payment ids to join labels to their payments
 LABELS: dict[str, pl.DataType] = {
     "event_id": pl.String(),
@@ -280,6 +304,16 @@ def batch_features(
             gone = (prev == none) | missing | (tq - prev >= _MAX_ACTIVITY)  # as online forgets
             since = (tq - np.where(gone, tq, prev)) / US
             cols[f"{a.entity}_seconds_since_last"] = np.where(gone, np.nan, since)
+    for d in DISTINCT:
+        named = [(n, w) for n, w in zip(d.names(), d.windows, strict=True) if n in wanted]
+        lo = reach(max((WINDOWS[w] for _, w in named), default=0))
+        if not named or ent[d.entity][lo:].null_count() == ent.height - lo:
+            continue
+        codes, others = _codes(ent[d.entity][lo:], ent[d.other][lo:])
+        stream = BatchStream(codes, times[lo:])
+        for name, w in named:
+            n = stream.distinct(others, WINDOWS[w])[first - lo :]
+            cols[name] = np.where(n < 0, np.nan, n * 1.0)
     for r in RISK:
         kind = "fraud_share" if r.share else "frauds"
         r = Risk(r.entity, tuple(w for w in r.windows if f"{r.entity}_{kind}_{w}" in wanted),
@@ -403,6 +437,7 @@ class OnlineFeatures:
     def __init__(self) -> None:
         self.activity: dict[str, dict[str, EntityLog]] = {a.entity: {} for a in ACTIVITY}
         self.risk: dict[str, dict[str, EntityLog]] = {r.entity: {} for r in RISK}
+        self.distinct: dict[Distinct, dict[str, DistinctLog]] = {d: {} for d in DISTINCT}
         self.pairs: dict[str, dict[tuple[str, str], EntityLog]] = {n: {} for n in NOVELTY}
         self.clock = 0
 
@@ -450,6 +485,17 @@ class OnlineFeatures:
                 out[f"{a.entity}_seconds_since_last"] = (
                     math.nan if prev is None else (t - prev) / US
                 )
+        for d, table in self.distinct.items():
+            key, other = ents[d.entity], ents[d.other]
+            dlog = table.get(key) if key is not None else None
+            if key is not None and other is not None:
+                dlog = table.setdefault(key, DistinctLog())
+                dlog.add(t, other)
+            if dlog is not None:
+                dlog.prune(t - _MAX_DISTINCT)
+            for name, w in zip(d.names(), d.windows, strict=True):
+                n = dlog.distinct(t - WINDOWS[w], t) if dlog is not None else 0
+                out[name] = math.nan if key is None else float(n)
         for r in RISK:
             key = ents[r.entity]
             rlog = self.risk[r.entity].get(key) if key is not None else None
@@ -478,8 +524,9 @@ class OnlineFeatures:
     def sweep(self) -> int:
         """Drop entities with nothing left in any window; returns how many were dropped."""
         dropped = 0
-        horizons: list[tuple[dict[str, dict[Any, EntityLog]], int]] = [
+        horizons: list[tuple[Mapping[Any, dict[Any, Any]], int]] = [
             (self.activity, _MAX_ACTIVITY),
+            (self.distinct, _MAX_DISTINCT),
             (self.risk, _MAX_RISK),
             (self.pairs, WINDOWS[NOVELTY_WINDOW]),
         ]

@@ -12,6 +12,11 @@ results are the same integers, bit for bit:
   between its two ends, so counting needs no sums;
 - `EntityLog` keeps one entity's recent items as lists and answers one query with `bisect`.
 
+Distinct counts (how many different terminals a card paid at in a window) are exact too:
+`BatchStream.distinct` turns each item into the run of its entity's later items whose window
+still holds it as the latest of its value, and counts the runs covering each item;
+`DistinctLog` keeps one entity's recent (time, value) items and counts a window's set.
+
 Values are integers (counts, amounts in minor units, fraud flags), so a sum is exact and a
 difference of prefix sums is the same number however long the prefix is.
 
@@ -96,6 +101,33 @@ class BatchStream:
         finds the same end."""
         within = np.clip(upto - self.times[0], -1, self.span - 1)
         return np.searchsorted(self.entity_times, entity * (2 * self.span) + within, "right")
+
+    def distinct(self, values: np.ndarray, width: int) -> np.ndarray:
+        """Per item (in input order): how many distinct `values` (codes; < 0: none) its
+        entity's items with ``t - width < time <= t`` have, counting the items up to the
+        item itself (as `query(..., own_from=0)` counts); -1 for items without an entity.
+
+        An item with a value is the latest of that value in the windows of its entity's
+        items from itself up to (not including) the next item with the same value or the
+        first item at or past its time + `width`; the count at an item is how many such
+        runs cover it."""
+        n = len(self.keys)
+        item = self.keys & self.low
+        code = self.keys >> self.shift
+        value = np.take(values, item)
+        at = np.flatnonzero(value >= 0)
+        order = at[np.lexsort((at, value[at], code[at]))]  # by (entity, value), then position
+        following = np.full(len(at), n, dtype=np.int64)
+        same = (code[order[1:]] == code[order[:-1]]) & (value[order[1:]] == value[order[:-1]])
+        following[:-1] = np.where(same, order[1:], n)
+        # the first item of the entity at or past time + width (by row rank, as `_bound`)
+        rank = np.searchsorted(self.times, self.item_times[order] + width, "left")
+        gone = np.searchsorted(self.keys, (code[order] << self.shift) | rank, "left")
+        stop = np.minimum(following, gone)
+        cover = np.cumsum(np.bincount(order, minlength=n + 1) - np.bincount(stop, minlength=n + 1))
+        out = np.full(len(self.times), -1, dtype=np.int64)
+        out[item] = cover[:n]
+        return out
 
     def query(
         self, codes: np.ndarray, times: np.ndarray, *, own_from: int | None = None
@@ -244,3 +276,36 @@ class EntityLog:
 
     def __len__(self) -> int:
         return len(self.times)
+
+
+class DistinctLog:
+    """One entity's items (time, value) in time order, for distinct counts over windows.
+
+    Items may arrive out of time order (late payments); they are inserted in place after
+    the items of the same time. `prune(before)` forgets items with time <= `before`.
+    """
+
+    __slots__ = ("times", "values")
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+        self.values: list[str] = []
+
+    def add(self, time: int, value: str) -> None:
+        """Add one item (O(1) when it is the latest)."""
+        at = len(self.times) if not self.times or time >= self.times[-1] else bisect_right(
+            self.times, time)
+        self.times.insert(at, time)
+        self.values.insert(at, value)
+
+    def distinct(self, after: int, upto: int) -> int:
+        """How many distinct values the items with ``after < time <= upto`` have."""
+        hi = bisect_right(self.times, upto)
+        return len(set(self.values[bisect_right(self.times, after, 0, hi) : hi]))
+
+    def prune(self, before: int) -> None:
+        """Forget the items with time <= `before`."""
+        cut = bisect_right(self.times, before)
+        if cut:
+            del self.times[:cut]
+            del self.values[:cut]
