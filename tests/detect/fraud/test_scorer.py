@@ -11,7 +11,7 @@ import pytest
 
 from mamori.detect.fraud.evaluate import metrics
 from mamori.detect.fraud.features import FEATURES, batch_features, labels_with_delay
-from mamori.detect.fraud.model import FraudModel, train
+from mamori.detect.fraud.model import LEFT_OUT, FraudModel, train
 from mamori.detect.fraud.registry import ModelRegistry, RegistryError
 from mamori.detect.fraud.rules import RuleError, RuleSet
 from mamori.detect.fraud.scorer import FraudScorer
@@ -177,3 +177,13 @@ def test_a_model_reads_only_its_inputs_so_the_scorer_computes_no_other(model, sy
     assert np.array_equal(model.anomaly_score(X), model.anomaly_score(blind))
     contrib = model.contributions(X[:50])
     assert not contrib[:, unread].any()
+
+
+def test_the_trees_never_split_on_the_features_left_out(model, synthetic):
+    events, labels = synthetic
+    X = batch_features(events, labels_with_delay(labels, 7)).select(FEATURES).to_numpy()
+    left_out = [FEATURES.index(f) for f in sorted(LEFT_OUT)]
+    assert left_out and np.nanstd(X[:, left_out], axis=0).min() > 0  # they vary: splittable
+    assert not LEFT_OUT & model.inputs
+    importance = model.booster.feature_importance("split")
+    assert not importance[left_out].any()
