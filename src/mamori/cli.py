@@ -51,10 +51,10 @@ def _date(value: str | None) -> datetime | None:
 
 
 def _store(data_dir: Path):  # noqa: ANN202 - imported lazily to keep --help fast
-    from mamori.store.sql import OperationalStore
+    from mamori.store.sql import OperationalStore, data_dir_url
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    return OperationalStore(f"sqlite:///{data_dir / 'mamori.db'}")
+    return OperationalStore(data_dir_url(data_dir))
 
 
 def _print_incidents(incidents: pl.DataFrame, limit: int = 20) -> None:

@@ -32,8 +32,10 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _database(data_dir: Path) -> str:
+    from mamori.store.sql import data_dir_url
+
     data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{data_dir / 'mamori.db'}"
+    return data_dir_url(data_dir)
 
 
 def _load_config(path: Path | None) -> dict[str, Any]:

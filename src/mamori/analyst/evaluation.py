@@ -40,7 +40,7 @@ from mamori.analyst.schema import claims
 from mamori.events.schema import conform_alerts
 from mamori.govern.audit import AuditLog
 from mamori.govern.policy import EXAMPLE_POLICY, TrustPolicy
-from mamori.store.sql import OperationalStore
+from mamori.store.sql import OperationalStore, data_dir_url
 
 __all__ = ["evaluate_injection", "evaluate_redaction"]
 
@@ -148,7 +148,7 @@ def evaluate_injection(provider: Provider | None = None) -> dict[str, Any]:
     payloads = red_team_payloads()
     alerts, incidents, links = sample_incidents()
     folder = Path(tempfile.mkdtemp(prefix="mamori-eval-"))
-    store = OperationalStore(f"sqlite:///{folder / 'mamori.db'}")
+    store = OperationalStore(data_dir_url(folder))
     store.add_alerts(alerts)
     store.replace_incidents("bank-a", incidents, links)
     policy = TrustPolicy.from_toml_text(EXAMPLE_POLICY)

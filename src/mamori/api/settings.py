@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mamori.store.sql import data_dir_url
+
 
 @dataclass(frozen=True)
 class ApiSettings:
@@ -48,4 +50,4 @@ class ApiSettings:
 
     @property
     def database(self) -> str:
-        return self.database_url or f"sqlite:///{Path(self.data_dir) / 'mamori.db'}"
+        return self.database_url or data_dir_url(self.data_dir)

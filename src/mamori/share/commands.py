@@ -113,9 +113,10 @@ def sector_status_command(data_dir: Path, database_url: str | None) -> None:
 
     from mamori.share.hub import HubError, HubJournal, HubSettings, sector_status
     from mamori.store.migrations import upgrade
+    from mamori.store.sql import STORE_FILE, data_dir_url
 
-    database = database_url or f"sqlite:///{data_dir / 'mamori.db'}"
-    if database_url is None and not (data_dir / "mamori.db").exists():
+    database = database_url or data_dir_url(data_dir)
+    if database_url is None and not (data_dir / STORE_FILE).exists():
         raise click.ClickException(f"no hub database in {data_dir} (run mamori serve there)")
     try:
         settings = HubSettings.from_data_dir(data_dir)

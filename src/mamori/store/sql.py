@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -115,6 +116,19 @@ RUNS_TABLE = sa.Table(
 
 _ALERT_LISTS = ("related", "attack", "event_ids")
 _INCIDENT_LISTS = ("stages", "entities", "reasons", "detectors")
+
+
+#: The embedded store's file in a data folder, when no database URL is given.
+STORE_FILE = "mamori.db"
+
+
+def data_dir_url(data_dir: Path | str) -> str:
+    """The SQLAlchemy URL of the embedded (SQLite) store in a data folder.
+
+    >>> data_dir_url("data")
+    'sqlite:///data/mamori.db'
+    """
+    return f"sqlite:///{Path(data_dir) / STORE_FILE}"
 
 
 class OperationalStore:

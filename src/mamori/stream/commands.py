@@ -83,13 +83,13 @@ def worker(
     --group bank-a --store-url postgresql+psycopg://mamori@db/mamori --name worker-1
     """
     from mamori.engine.pipeline import default_detectors
-    from mamori.store.sql import OperationalStore
+    from mamori.store.sql import OperationalStore, data_dir_url
     from mamori.stream.partitioning import partition_safe_detectors
     from mamori.stream.state import PartitionStates
     from mamori.stream.worker import Worker
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    url = store_url or f"sqlite:///{data_dir / 'mamori.db'}"
+    url = store_url or data_dir_url(data_dir)
     make = partition_safe_detectors if detectors == "partition-safe" else default_detectors
     member = Worker(
         bootstrap,
