@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mamori.govern.policy import ROLES
+
 if TYPE_CHECKING:
     from mamori.api.settings import ApiSettings
 
@@ -160,7 +162,7 @@ def users_group() -> None:
     "roles",
     multiple=True,
     required=True,
-    type=click.Choice(["viewer", "analyst", "responder", "admin", "auditor"]),
+    type=click.Choice(ROLES),
     help="Repeat for several roles.",
 )
 @click.option(

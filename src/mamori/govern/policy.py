@@ -14,28 +14,9 @@ part of it attacker-controlled), ``pii`` (personal data and secrets in clear; wi
 they are redacted before sending), ``internal_network`` (internal IPs and host names in
 clear; without it, they are redacted too).
 
-Example (``trust.toml``)::
-
-    default_tier = "C"
-
-    [tiers.A]
-    providers = ["frontier", "onprem", "offline"]
-    data.external = ["metadata", "text"]            # redacted evidence only
-    data.on_premises = ["metadata", "text", "pii", "internal_network"]
-    tools = ["entity_history", "related_incidents", "indicator"]
-
-    [tiers.B]
-    providers = ["onprem", "offline"]
-    data.on_premises = ["metadata", "text", "pii", "internal_network"]
-    tools = ["entity_history"]
-
-    [tiers.C]
-    providers = ["offline"]
-
-    [tenants.bank-a]
-    analyst = "A"
-    responder = "B"
-    viewer = "C"
+`EXAMPLE_POLICY` is a complete ``trust.toml``: tier A may send redacted evidence to an
+external frontier model, tier B only to a model on the bank's own machines, tier C gets the
+offline analyst only.
 
 >>> policy = TrustPolicy.from_toml_text(EXAMPLE_POLICY)
 >>> policy.decide("bank-a", "analyst", "frontier", "external").redact
@@ -73,6 +54,7 @@ default_tier = "C"
 
 [tiers.A]
 providers = ["frontier", "onprem", "offline"]
+# an external provider gets redacted evidence only
 data.external = ["metadata", "text"]
 data.on_premises = ["metadata", "text", "pii", "internal_network"]
 tools = ["entity_history", "related_incidents", "indicator"]
