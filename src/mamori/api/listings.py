@@ -32,7 +32,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["ListingPages"]
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+__all__ = ["ListingPages", "listing_response"]
 
 log = logging.getLogger("mamori.api.listings")
 
@@ -122,3 +125,14 @@ class ListingPages:
             log.exception("rebuilding a listing page of %s failed", tenant)
             with self._lock:
                 self._pages.pop((tenant, query), None)
+
+
+async def listing_response(
+    pages: ListingPages, tenant: str, query: Hashable, build: Callable[[], bytes]
+) -> Response:
+    """A listing route's JSON answer: the kept page, answered on the event loop, else the
+    page built (or waited for) on a worker thread."""
+    body = pages.cached(tenant, query, build)
+    if body is None:
+        body = await run_in_threadpool(pages.page, tenant, query, build)
+    return Response(body, media_type="application/json")

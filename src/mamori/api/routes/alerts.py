@@ -7,8 +7,8 @@ from typing import Annotated
 
 import polars as pl
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from starlette.concurrency import run_in_threadpool
 
+from mamori.api.listings import listing_response
 from mamori.api.responses import OrjsonResponse, json_bytes, rows
 from mamori.api.routes import lookup
 from mamori.api.security import require
@@ -51,10 +51,7 @@ async def list_alerts(
         frame = frame.sort(["time", "alert_id"], descending=True).head(limit)
         return json_bytes({"alerts": rows(frame), "count": frame.height})
 
-    body = found.pages.cached(who.tenant, query, build)
-    if body is None:
-        body = await run_in_threadpool(found.pages.page, who.tenant, query, build)
-    return Response(body, media_type="application/json")
+    return await listing_response(found.pages, who.tenant, query, build)
 
 
 @router.get("/{alert_id}")

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from mamori.api.cases import STATUSES
+from mamori.api.listings import listing_response
 from mamori.api.responses import OrjsonResponse, json_bytes, rows
 from mamori.api.routes import lookup
 from mamori.api.security import require
@@ -71,10 +71,7 @@ async def list_incidents(
             listed = [i for i in listed if i["status"] == status][:limit]
         return json_bytes({"incidents": listed, "count": len(listed)})
 
-    body = found.pages.cached(who.tenant, query, build)
-    if body is None:
-        body = await run_in_threadpool(found.pages.page, who.tenant, query, build)
-    return Response(body, media_type="application/json")
+    return await listing_response(found.pages, who.tenant, query, build)
 
 
 @router.get("/{incident_id}")
@@ -101,8 +98,7 @@ def change_case(
     found: Annotated[Services, Depends(services)],
 ) -> OrjsonResponse:
     """Set an incident's status, assignee, or release to the sector (responder, admin)."""
-    if not lookup.has_incident(found.engine, who.tenant, incident_id):
-        raise HTTPException(404, f"no incident {incident_id!r}")
+    lookup.own_incident(found.engine, who.tenant, incident_id)
     given = change.model_dump(exclude_unset=True)
     if "released" in given and not who.can("release"):
         raise HTTPException(403, "releasing to the sector needs the responder or admin role")
@@ -119,8 +115,7 @@ def list_comments(
     found: Annotated[Services, Depends(services)],
 ) -> OrjsonResponse:
     """An incident's comments, oldest first."""
-    if not lookup.has_incident(found.engine, who.tenant, incident_id):
-        raise HTTPException(404, f"no incident {incident_id!r}")
+    lookup.own_incident(found.engine, who.tenant, incident_id)
     return OrjsonResponse({"comments": found.cases.comments(who.tenant, incident_id)})
 
 
@@ -132,7 +127,6 @@ def add_comment(
     found: Annotated[Services, Depends(services)],
 ) -> OrjsonResponse:
     """Comment on an incident's case."""
-    if not lookup.has_incident(found.engine, who.tenant, incident_id):
-        raise HTTPException(404, f"no incident {incident_id!r}")
+    lookup.own_incident(found.engine, who.tenant, incident_id)
     made = found.cases.comment(who.tenant, incident_id, who.username, comment.body)
     return OrjsonResponse(made, status_code=201)

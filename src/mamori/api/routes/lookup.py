@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi import HTTPException
 
 from mamori.store.sql import ALERTS_TABLE, INCIDENTS_TABLE
 
@@ -22,13 +23,14 @@ def alert(engine: sa.Engine, tenant: str, alert_id: str) -> dict[str, Any] | Non
     return None if row is None else _decoded(dict(row))
 
 
-def has_incident(engine: sa.Engine, tenant: str, incident_id: str) -> bool:
-    """Whether the tenant has this incident."""
+def own_incident(engine: sa.Engine, tenant: str, incident_id: str) -> None:
+    """Raise 404 unless the tenant has this incident (another tenant's is "not found")."""
     query = sa.select(INCIDENTS_TABLE.c.incident_id).where(
         INCIDENTS_TABLE.c.incident_id == incident_id, INCIDENTS_TABLE.c.tenant == tenant
     )
     with engine.connect() as connection:
-        return connection.execute(query).first() is not None
+        if connection.execute(query).first() is None:
+            raise HTTPException(404, f"no incident {incident_id!r}")
 
 
 def entity_alerts(

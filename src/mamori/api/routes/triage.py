@@ -158,7 +158,6 @@ def latest_triage(
     stored = _archive(request, found).latest(who.tenant, incident_id)
     if stored is not None:
         return OrjsonResponse(stored.view())
-    if not lookup.has_incident(found.engine, who.tenant, incident_id):
-        raise HTTPException(404, f"no incident {incident_id!r}")
+    lookup.own_incident(found.engine, who.tenant, incident_id)
     return Response(status_code=204)
 
