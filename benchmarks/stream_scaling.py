@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,22 @@ class CpuSampler:
         self._thread.join()
 
 
+def fresh_database(url: str, tag: str) -> str:
+    """A new, empty PostgreSQL database per measurement (so none finds the alerts of the last)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql"):
+        return url
+    name = f"{parsed.database}_{tag}".replace("-", "_")
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        db.execute(f'CREATE DATABASE "{name}"')
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 def throughput(
     bootstrap: str,
     events: Path,
@@ -97,6 +114,8 @@ def throughput(
     store_url: str | None = None,
 ) -> dict:
     topics = publish(bootstrap, events, tag)
+    if store_url:
+        store_url = fresh_database(store_url, tag)
     extra = ("--alerts-topic", f"{tag}.alerts") + (("--store-url", store_url) if store_url else ())
     load_before = os.getloadavg()
     procs = [
@@ -111,8 +130,19 @@ def throughput(
     span = end - start
     per_worker = [
         {
-            k: s[k]
-            for k in ("worker", "events", "cpu_seconds", "events_per_cpu_second", "phase_seconds")
+            **{
+                k: s[k]
+                for k in (
+                    "worker",
+                    "events",
+                    "cpu_seconds",
+                    "events_per_cpu_second",
+                    "phase_seconds",
+                )
+            },
+            # its own span within the measured one
+            "started_s": round(float(s["first_event_at"]) - start, 2),
+            "finished_s": round(float(s["last_cycle_at"]) - start, 2),
         }
         for s in sums
     ]
@@ -158,6 +188,20 @@ def crash_run(bootstrap: str, events: Path, work: Path, expected, run: int, rng)
     }
 
 
+def scaling(bootstrap: str, events: Path, work: Path, cpu: CpuSampler, store_url, tag: str):
+    """One worker, then two, each on fresh topics of the same events."""
+    one = throughput(bootstrap, events, work, 1, f"{tag}-one", cpu, store_url)
+    two = throughput(bootstrap, events, work, 2, f"{tag}-two", cpu, store_url)
+    return {
+        "one": one,
+        "two": two,
+        "wall_ratio": round(two["events_per_second"] / one["events_per_second"], 2),
+        "per_cpu_second_ratio": round(
+            two["events_per_cpu_second"] / one["events_per_cpu_second"], 2
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=400)
@@ -165,10 +209,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument(
+        "--repeat", type=int, default=1, help="one-then-two measurements (median ratio reported)"
+    )
+    parser.add_argument(
         "--store-url",
         default=None,
         help="the scaling workers' store and partition state (default: SQLite in a temporary "
-        "folder, whose write lock makes workers take turns; PostgreSQL as in production)",
+        "folder, whose write lock makes workers take turns; PostgreSQL as in production: "
+        "each measurement gets its own new database named after this one)",
     )
     args = parser.parse_args()
     os.environ["POLARS_MAX_THREADS"] = "1"
@@ -192,16 +240,20 @@ def main() -> None:
         cpu = CpuSampler(broker.pid)
         try:
             if not args.skip_scaling:
-                one = throughput(bootstrap, events, work, 1, "one", cpu, args.store_url)
-                two = throughput(bootstrap, events, work, 2, "two", cpu, args.store_url)
-                out["scaling"] = {
-                    "one": one,
-                    "two": two,
-                    "wall_ratio": round(two["events_per_second"] / one["events_per_second"], 2),
-                    "per_cpu_second_ratio": round(
-                        two["events_per_cpu_second"] / one["events_per_cpu_second"], 2
-                    ),
-                }
+                pairs = [scaling(bootstrap, events, work, cpu, args.store_url, f"r{r}")
+                         for r in range(args.repeat)]  # fmt: skip
+                out["scaling"] = (
+                    pairs[0]
+                    if len(pairs) == 1
+                    else {
+                        "pairs": pairs,
+                        "wall_ratios": [p["wall_ratio"] for p in pairs],
+                        "median_wall_ratio": statistics.median(p["wall_ratio"] for p in pairs),
+                        "median_per_cpu_second_ratio": statistics.median(
+                            p["per_cpu_second_ratio"] for p in pairs
+                        ),
+                    }
+                )
             if args.runs:
                 out["broker_shows_aborted"] = drill.aborted_records_visible(
                     bootstrap, "probe.aborted"

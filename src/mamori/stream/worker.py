@@ -246,8 +246,16 @@ class Worker:
         self.phases[phase] += now - since
         return now
 
-    def run(self, idle_exit: float | None = None, poll_timeout: float = 0.5) -> RunStats:
-        """Consume until stopped (SIGTERM, `stopping`), or idle for `idle_exit` seconds."""
+    def run(
+        self, idle_exit: float | None = None, poll_timeout: float = 0.5, batch_wait: float = 0.05
+    ) -> RunStats:
+        """Consume until stopped (SIGTERM, `stopping`), or idle for `idle_exit` seconds.
+
+        A cycle starts as soon as one message is there (waiting up to `poll_timeout` while
+        idle) and takes what else arrives within `batch_wait`, up to `max_messages`: a
+        backlog fills whole cycles at once, and the last messages of a burst are not held
+        back for the whole poll timeout waiting for a full batch.
+        """
         self.consumer.subscribe(
             self.topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked
         )
@@ -257,7 +265,9 @@ class Worker:
             while not self.stopping:
                 self._recover()
                 clock = time.perf_counter()
-                messages = self.consumer.consume(self.max_messages, poll_timeout)
+                messages = self.consumer.consume(1, poll_timeout)
+                if messages and self.max_messages > 1:
+                    messages += self.consumer.consume(self.max_messages - 1, batch_wait)
                 now = time.time()
                 if messages and self.first_event_at is not None:  # not the idle waits
                     self._lap("consume", clock)
