@@ -60,6 +60,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         found.intake.resume()  # replay batches spooled before a stop
+        if found.follower is not None:
+            found.follower.start()  # pull what the sector hub shares, on a cycle
         yield
         found.close()
 

@@ -40,6 +40,7 @@ from mamori.events.quarantine import Quarantine
 from mamori.events.readers import UnknownKindError, read_path
 from mamori.events.schema import KINDS
 from mamori.events.summary import ReadSummary
+from mamori.share.client import SharedIntel
 from mamori.store.lake import EventLake
 from mamori.store.sql import OperationalStore
 
@@ -119,6 +120,14 @@ class _Item:
 
 
 @dataclass
+class _Shared:
+    """What the sector hub shared (`mamori.share.follow`): indicators to match, alerts to store."""
+
+    objects: list[dict[str, Any]]
+    alerts: pl.DataFrame
+
+
+@dataclass
 class EngineStatus:
     """What a tenant's engine has done so far."""
 
@@ -144,7 +153,10 @@ class TenantEngine:
         checkpoint_every_s: float,
         pipeline_factory: Callable[[], Pipeline] | None = None,
         on_change: Callable[[str], None] | None = None,
+        sector_salt: str | None = None,
     ) -> None:
+        """With a `sector_salt` (the tenant follows a sector hub) the pipeline also runs a
+        `SharedIntel` detector that `share` feeds."""
         self.tenant = tenant
         self.on_change = on_change
         self.store = store
@@ -158,7 +170,7 @@ class TenantEngine:
         self.incident_every_s = incident_every_s
         self.checkpoint_every_s = checkpoint_every_s
         self.status = EngineStatus()
-        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        self._queue: queue.Queue[_Item | _Shared | None] = queue.Queue()
         self._settled = threading.Condition()
         self._unsettled = 0
         self._position = 0
@@ -166,6 +178,14 @@ class TenantEngine:
         if saved is not None:
             self._position, state, _ = saved
             self.pipeline.restore(state)
+        self.shared: SharedIntel | None = None
+        if sector_salt is not None:
+            # last, so checkpoints written before the tenant followed a hub still restore
+            self.shared = SharedIntel(sector_salt)
+            self.pipeline.detectors.append(self.shared)
+            key = f"{len(self.pipeline.detectors) - 1}:{self.shared.name}"
+            if saved is not None and key in state:
+                self.shared.restore(state[key])
         self._thread = threading.Thread(target=self._loop, name=f"engine-{tenant}", daemon=True)
         self._thread.start()
 
@@ -176,6 +196,13 @@ class TenantEngine:
             self._unsettled += 1
             self.status.pending_events += events
         self._queue.put(_Item(spool, batches, events))
+
+    def share(self, objects: list[dict[str, Any]], alerts: pl.DataFrame) -> None:
+        """Queue what the sector hub shared: indicators for `SharedIntel` (ignored unless the
+        tenant follows a hub) and sector-campaign alerts of this tenant to store."""
+        with self._settled:
+            self._unsettled += 1
+        self._queue.put(_Shared(objects, alerts))
 
     def wait_settled(self, timeout_s: float = 60.0) -> bool:
         """Wait until every submitted batch is detected, its incidents built and
@@ -193,6 +220,7 @@ class TenantEngine:
     def _loop(self) -> None:
         done: list[_Item] = []  # detected, not yet covered by a checkpoint
         dirty = False  # alerts stored since the last incident rebuild
+        taken = 0  # shared items applied, settled once their incidents are built
         last_rebuild = last_checkpoint = time.monotonic()
         stopping = False
         while not stopping:
@@ -207,7 +235,11 @@ class TenantEngine:
                 except queue.Empty:
                     break
             stopping = None in items
-            work = [i for i in items if i is not None and i is not _IDLE]
+            shared = [i for i in items if isinstance(i, _Shared)]
+            if shared:
+                dirty |= self._take_shared(shared)
+                taken += len(shared)
+            work = [i for i in items if isinstance(i, _Item)]
             if work:
                 try:
                     dirty |= self._detect(work)
@@ -223,6 +255,11 @@ class TenantEngine:
             if done and (idle or stopping or now - last_checkpoint >= self.checkpoint_every_s):
                 self._checkpoint(done)
                 done, last_checkpoint = [], now
+            if taken and not dirty:
+                with self._settled:
+                    self._unsettled -= taken
+                    self._settled.notify_all()
+                taken = 0
 
     def _detect(self, items: list[_Item]) -> bool:
         stats = RunStats()
@@ -236,6 +273,23 @@ class TenantEngine:
         with self._settled:
             self.status.pending_events -= events
             self.status.processed_events += events
+            self.status.alerts += found
+        if found:
+            self._changed()
+        return found > 0
+
+    def _take_shared(self, items: list[_Shared]) -> bool:
+        found = 0
+        for item in items:
+            try:
+                if item.objects and self.shared is not None:
+                    self.shared.add(item.objects, source="sector")
+                if item.alerts.height:
+                    found += self.store.add_alerts(item.alerts)
+            except Exception as error:  # noqa: BLE001 - keep the engine alive, say why
+                log.exception("engine %s could not take what the sector shared", self.tenant)
+                self.status.errors.append(f"{type(error).__name__}: {error}")
+        with self._settled:
             self.status.alerts += found
         if found:
             self._changed()
@@ -280,9 +334,12 @@ class Intake:
         max_pending_events: int = 5_000_000,
         pipeline_factory: Callable[[], Pipeline] | None = None,
         on_change: Callable[[str], None] | None = None,
+        followers: dict[str, str] | None = None,
     ) -> None:
         """`on_change(tenant)` is called (on the engine's thread) after the engine stored
-        alerts or rebuilt incidents of the tenant."""
+        alerts or rebuilt incidents of the tenant. `followers` maps each tenant that follows
+        a sector hub to the sector's salt (see `mamori.share.follow`)."""
+        self.followers = dict(followers or {})
         self.data_dir = Path(data_dir)
         self.store, self.lake = store, lake
         self.max_pending_events = max_pending_events
@@ -304,7 +361,8 @@ class Intake:
             if engine is not None:
                 return engine
             engine = TenantEngine(
-                tenant, self.data_dir, self.store, self.lake, **self._engine_args
+                tenant, self.data_dir, self.store, self.lake, **self._engine_args,
+                sector_salt=self.followers.get(tenant),
             )
             self._engines[tenant] = engine
         for leftover in sorted(engine.spool.glob("*.ndjson")):

@@ -1,4 +1,5 @@
-"""What every route works with: the store, the lake, identity, cases and ingest."""
+"""What every route works with: the store, the lake, identity, cases, ingest, and the sector
+hub the bank follows."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mamori.api.metrics import ApiMetrics
 from mamori.api.settings import ApiSettings
 from mamori.api.tokens import RecentTokens
 from mamori.govern.identity import Identity
+from mamori.share.follow import FollowSettings, SectorFollower
 from mamori.store.lake import EventLake
 from mamori.store.sql import OperationalStore
 
@@ -33,8 +35,11 @@ class Services:
     metrics: ApiMetrics
     pages: ListingPages
     recent_tokens: RecentTokens
+    follower: SectorFollower | None = None  # the sector hub this bank follows, if any
 
     def close(self) -> None:
+        if self.follower is not None:
+            self.follower.close()
         self.intake.close()
         self.pages.close()
         self.store.close()
@@ -51,6 +56,7 @@ def open_services(settings: ApiSettings) -> Services:
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
     )
+    follow = FollowSettings.from_data_dir(settings.data_dir)
     intake = Intake(
         settings.data_dir,
         store,
@@ -60,6 +66,7 @@ def open_services(settings: ApiSettings) -> Services:
         checkpoint_every_s=settings.checkpoint_every_s,
         max_pending_events=settings.max_pending_events,
         on_change=pages.changed,
+        followers={follow.tenant: follow.salt} if follow else None,
     )
     return Services(
         settings=settings,
@@ -72,6 +79,7 @@ def open_services(settings: ApiSettings) -> Services:
         metrics=ApiMetrics(),
         pages=pages,
         recent_tokens=RecentTokens(ttl_s=settings.token_cache_s),
+        follower=SectorFollower(follow, lambda: intake.engine(follow.tenant)) if follow else None,
     )
 
 
