@@ -21,6 +21,8 @@ True
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -63,13 +65,48 @@ def current(engine: sa.Engine) -> str | None:
 
 
 def upgrade(engine: sa.Engine) -> str:
-    """Bring the database to the newest revision; return it. Cheap when already there."""
+    """Bring the database to the newest revision; return it. Cheap when already there.
+
+    On PostgreSQL, processes that start together on a new database (several workers, the
+    API, a command) take turns: each migrates under one advisory lock, and the later ones
+    find the schema at its newest revision."""
+    with engine.connect() as connection:
+        if _at_head(connection):
+            return head()
+    with _migration_lock(engine):
+        return _upgrade(engine)
+
+
+def _at_head(connection: sa.Connection) -> bool:
+    revision = MigrationContext.configure(connection).get_current_revision()
+    return revision == head() and sa.inspect(connection).has_table(_SENTINEL)
+
+
+#: The PostgreSQL advisory lock key migrations take (any fixed 64-bit number).
+_LOCK_KEY = 0x6D616D6F7269  # "mamori"
+
+
+@contextmanager
+def _migration_lock(engine: sa.Engine) -> Iterator[None]:
+    if engine.dialect.name != "postgresql":  # SQLite: one file, its own write lock
+        yield
+        return
+    with engine.connect() as lock:
+        lock.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+        try:
+            yield
+        finally:
+            lock.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+
+
+def _upgrade(engine: sa.Engine) -> str:
     with engine.begin() as connection:
+        if _at_head(connection):  # another process migrated it while we waited
+            return head()
         context = MigrationContext.configure(connection)
-        revision = context.get_current_revision()
-        if revision == head() and sa.inspect(connection).has_table(_SENTINEL):
-            return revision
-        if revision is not None and not sa.inspect(connection).has_table(_SENTINEL):
+        if context.get_current_revision() is not None and not sa.inspect(connection).has_table(
+            _SENTINEL
+        ):
             context.stamp(ScriptDirectory.from_config(alembic_config()), "base")
     with engine.begin() as connection:
         config = alembic_config(engine)
