@@ -60,6 +60,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         found.intake.resume()  # replay batches spooled before a stop
+        found.incident_watch.start()  # incidents for alerts the Kafka workers store
         if found.follower is not None:
             found.follower.start()  # pull what the sector hub shares, on a cycle
         yield

@@ -170,7 +170,7 @@ class TenantEngine:
         self.incident_every_s = incident_every_s
         self.checkpoint_every_s = checkpoint_every_s
         self.status = EngineStatus()
-        self._queue: queue.Queue[_Item | _Shared | None] = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._settled = threading.Condition()
         self._unsettled = 0
         self._position = 0
@@ -204,6 +204,11 @@ class TenantEngine:
             self._unsettled += 1
         self._queue.put(_Shared(objects, alerts))
 
+    def rebuild_incidents(self) -> None:
+        """Rebuild the tenant's incidents soon, on the engine's thread (alerts that another
+        process wrote to the store, see `mamori.api.incident_watch`)."""
+        self._queue.put(_REBUILD)
+
     def wait_settled(self, timeout_s: float = 60.0) -> bool:
         """Wait until every submitted batch is detected, its incidents built and
         checkpointed; False on timeout."""
@@ -235,6 +240,7 @@ class TenantEngine:
                 except queue.Empty:
                     break
             stopping = None in items
+            dirty |= any(i is _REBUILD for i in items)
             shared = [i for i in items if isinstance(i, _Shared)]
             if shared:
                 dirty |= self._take_shared(shared)
@@ -317,6 +323,7 @@ class TenantEngine:
 
 
 _IDLE: Any = object()
+_REBUILD: Any = object()
 
 
 class Intake:
@@ -353,6 +360,11 @@ class Intake:
         self._engines: dict[str, TenantEngine] = {}
         self._lock = threading.Lock()
         self._seq = 0
+
+    def running(self, tenant: str) -> TenantEngine | None:
+        """The tenant's engine if it has been started, without starting it."""
+        with self._lock:
+            return self._engines.get(tenant)
 
     def engine(self, tenant: str) -> TenantEngine:
         """The tenant's engine, started (and its spool replayed) on first use."""

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from fastapi import Request
 
 from mamori.api.cases import CaseBook
+from mamori.api.incident_watch import IncidentWatch
 from mamori.api.intake import Intake
 from mamori.api.listings import ListingPages
 from mamori.api.metrics import ApiMetrics
@@ -35,11 +36,13 @@ class Services:
     metrics: ApiMetrics
     pages: ListingPages
     recent_tokens: RecentTokens
+    incident_watch: IncidentWatch
     follower: SectorFollower | None = None  # the sector hub this bank follows, if any
 
     def close(self) -> None:
         if self.follower is not None:
             self.follower.close()
+        self.incident_watch.close()
         self.intake.close()
         self.pages.close()
         self.store.close()
@@ -79,6 +82,9 @@ def open_services(settings: ApiSettings) -> Services:
         metrics=ApiMetrics(),
         pages=pages,
         recent_tokens=RecentTokens(ttl_s=settings.token_cache_s),
+        incident_watch=IncidentWatch(
+            store, intake.running, every_s=settings.incident_watch_s, on_change=pages.changed
+        ),
         follower=SectorFollower(follow, lambda: intake.engine(follow.tenant)) if follow else None,
     )
 

@@ -36,6 +36,9 @@ class ApiSettings:
     incident_every_s: float = 2.0
     checkpoint_every_s: float = 5.0
     max_pending_events: int = 5_000_000
+    #: Seconds between looks for alerts other processes (the Kafka workers) stored, whose
+    #: tenants' incidents are then rebuilt (`mamori.api.incident_watch`).
+    incident_watch_s: float = 5.0
     #: Seconds a verified API token is remembered: argon2 (tens of ms of CPU) is paid once
     #: per token per this period. Revoking a token or switching off its user through this
     #: server takes effect at once; a token's expiry, or a change made by another process,

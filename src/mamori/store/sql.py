@@ -217,6 +217,19 @@ class OperationalStore:
             frame = _frame(connection.execute(query), ALERT, _ALERT_LISTS)
         return frame.sort(["time", "alert_id"])
 
+    def alert_counts(self) -> dict[str, int]:
+        """How many alerts each tenant has stored (to notice alerts other processes wrote)."""
+        query = sa.select(ALERTS_TABLE.c.tenant, sa.func.count()).group_by(ALERTS_TABLE.c.tenant)
+        with self._engine.connect() as connection:
+            return {tenant: int(n) for tenant, n in connection.execute(query)}
+
+    def grouped_alert_counts(self) -> dict[str, int]:
+        """How many of each tenant's alerts belong to an incident."""
+        table = INCIDENT_ALERTS_TABLE
+        query = sa.select(table.c.tenant, sa.func.count()).group_by(table.c.tenant)
+        with self._engine.connect() as connection:
+            return {tenant: int(n) for tenant, n in connection.execute(query)}
+
     # --- incidents --------------------------------------------------------------------------
 
     def upsert_incidents(self, incidents: pl.DataFrame, links: pl.DataFrame) -> None:
