@@ -24,7 +24,12 @@ DATA_DIR = click.option(
     "--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True
 )
 DATABASE = click.option(
-    "--database-url", default=None, help="Default: sqlite:///DATA_DIR/mamori.db"
+    "--database-url",
+    default=None,
+    envvar="MAMORI_DATABASE_URL",
+    show_envvar=True,
+    help="Default: sqlite:///DATA_DIR/mamori.db. Give it through the environment where it "
+    "holds a password.",
 )
 
 

@@ -42,8 +42,12 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--store-url",
     default=None,
+    envvar="MAMORI_DATABASE_URL",
+    show_envvar=True,
     help="SQLAlchemy URL of the operational store and partition state "
-    "(default: SQLite in --data-dir; PostgreSQL when several machines share the work).",
+    "(default: SQLite in --data-dir; PostgreSQL when several machines share the work). "
+    "Give it through the environment where it holds a password: a command line is visible "
+    "to every user of the machine.",
 )
 @click.option("--alerts-topic", default="mamori.alerts", show_default=True)
 @click.option("--name", default=None, help="This worker's stable name (default: host name).")
