@@ -155,3 +155,24 @@ def test_console_sector_view_shows_campaigns_to_sector_users_only(
         page = client.get("/console/sector")
         assert page.status_code == 403
         assert C2 not in page.text and "sector-campaigns" not in page.text
+
+
+def test_taxii_posts_are_held_to_the_limit_the_api_root_advertises(
+        hub_dir: tuple[Path, dict[str, str]]) -> None:
+    data_dir, tokens = hub_dir
+    headers = {"Authorization": f"Bearer {tokens['bank-a']}", "Accept": MEDIA_TYPE,
+               "Content-Type": MEDIA_TYPE}
+    addresses = [f"ip:185.{i // 250}.{i % 250}.7" for i in range(4_000)]
+    alerts = pl.DataFrame([{"alert_id": "a-1", "tenant": "bank-a", "severity": "high",
+                            "time": T0, "title": "c2", "attack": [], "related": addresses}])
+    body = orjson.dumps({"objects": release(alerts, POLICY, peer="hub")})
+    assert 1 << 20 < len(body) < 10 << 20  # above the API's 1 MiB, below TAXII's 10 MiB
+    url = "/taxii2/sector/collections/indicators/objects/"
+    with TestClient(make_app(data_dir)) as client:
+        limit = client.get("/taxii2/sector/", headers=headers).json()["max_content_length"]
+        assert limit == 10 << 20
+        posted = client.post(url, content=body, headers=headers)
+        assert posted.status_code == 202, posted.text[:300]
+        assert posted.json()["failure_count"] == 0
+        too_big = client.post(url, content=b" " * (limit + 1), headers=headers)
+        assert too_big.status_code == 413

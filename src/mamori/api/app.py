@@ -89,7 +89,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         Guards,
         max_body_bytes=settings.max_body_bytes,
         large_body_bytes=settings.max_ingest_bytes,
-        large_body_prefixes=("/v1/ingest",),
+        # the TAXII server holds posts to the 10 MiB its API root advertises itself
+        large_body_prefixes=("/v1/ingest", "/taxii2/"),
         buckets=TokenBuckets(settings.rate_per_s, settings.rate_burst),
         metrics=found.metrics,
     )
