@@ -85,10 +85,15 @@ def test_eval_cicids_json(tmp_path: Path) -> None:
             for i in range(n)
         ]
         (tmp_path / f"{label}.csv").write_text("\n".join([header, *rows]) + "\n")
-    result = CliRunner().invoke(main, ["eval", "cicids", str(tmp_path), "--json"])
+    result = CliRunner().invoke(
+        main, ["eval", "cicids", str(tmp_path), "--forward-validation", "--json"]
+    )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
     assert figures["macro_f1_classes"] == ["BENIGN", "DDoS"]  # Bot has fewer than 500 flows
+    forward = figures["forward_validation"]  # fitted and scored on training flows only
+    assert forward["cuts"] == [0.6, 0.75, 0.9] and len(forward["macro_f1"]) == 3
+    assert all(0.9 <= f <= 1.0 for f in forward["macro_f1"])
     assert set(figures["per_class_f1"]) == {"BENIGN", "Bot", "DDoS"}
     assert figures["train_rows"] == 490 + 420 + 28
     assert figures["macro_f1"] >= 0.95
@@ -101,6 +106,8 @@ def test_eval_cicids_json(tmp_path: Path) -> None:
     assert figures["validation"]["rows"] == 98 + 84 + 6
     assert figures["validation"]["macro_f1"] >= 0.9
     assert "same_scan_merged" not in figures
+    plain = CliRunner().invoke(main, ["eval", "cicids", str(tmp_path), "--json"])
+    assert "forward_validation" not in json.loads(plain.stdout)
 
 
 def test_confusion_and_merged_scans() -> None:

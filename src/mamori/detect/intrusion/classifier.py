@@ -12,6 +12,16 @@ Explanations come from LightGBM's exact tree contributions (``pred_contrib``, Tr
 per class, the features that carry most of that class's score over its own training rows
 (in the card), and per prediction, the features that pushed the predicted class up most.
 
+Split thresholds are drawn at random between the values seen (LightGBM's extremely
+randomised trees, ``extra_trees``) instead of at the best cut. Attacks change while they
+run: a slow DoS ends with the server's timeout answers, which its first flows never had.
+Where training leaves a gap between two classes' values, a best cut sits wherever the
+training rows happen to end; random thresholds spread over the gap, so the trees' vote
+changes gradually across it. The choice was made on training flows alone: on CIC-IDS2017,
+fitted on the earliest 60, 75 and 90 % of each class's training flows and scored on the
+rest of them, macro-F1 was 0.975, 0.966 and 0.913 with best cuts and 0.992, 0.992 and
+0.989 with random ones (``mamori eval cicids --forward-validation``).
+
 The model is saved as LightGBM's text format (``model.txt``) and a JSON card
 (``card.json``); nothing is pickled.
 
@@ -59,14 +69,19 @@ class IntrusionClassifier:
         num_leaves: int = 31,
         min_child_samples: int = 5,
         feature_fraction: float = 0.8,
+        extra_trees: bool = True,
         seed: int = 7,
         threads: int = 2,
     ) -> None:
+        """`extra_trees`: each split's threshold is drawn at random between the values
+        seen (LightGBM's extremely randomised trees) instead of the best cut; see the
+        module text for why it is the default."""
         self.params: dict[str, Any] = {
             "learning_rate": learning_rate,
             "num_leaves": num_leaves,
             "min_child_samples": min_child_samples,
             "feature_fraction": feature_fraction,
+            "extra_trees": extra_trees,
             "bagging_fraction": 0.9,
             "bagging_freq": 1,
             "lambda_l2": 1.0,

@@ -101,6 +101,12 @@ def eval_nslkdd(
 )
 @click.option("--seed", default=7, show_default=True)
 @click.option("--save", type=click.Path(path_type=Path), help="Folder to save the model in.")
+@click.option(
+    "--forward-validation",
+    is_flag=True,
+    help="Also fit on the earliest 60, 75 and 90 % of each class's training flows and score "
+    "the rest of them (how the classifier's settings were chosen; three more fits).",
+)
 @click.option("--json", "as_json", is_flag=True)
 def eval_cicids(
     directory: Path,
@@ -109,6 +115,7 @@ def eval_cicids(
     budget: float,
     seed: int,
     save: Path | None,
+    forward_validation: bool,
     as_json: bool,
 ) -> None:
     """Time-split evaluation on labelled CICFlowMeter CSVs (CIC-IDS2017).
@@ -119,7 +126,7 @@ def eval_cicids(
 
     Example: mamori eval cicids ../shared/data/network/cicids2017-improved --json
     """
-    from mamori.detect.intrusion.evaluation import evaluate_cicids
+    from mamori.detect.intrusion.evaluation import FORWARD_CUTS, evaluate_cicids
 
     click.echo("training and scoring…", err=True)
     try:
@@ -130,6 +137,7 @@ def eval_cicids(
             budget=budget,
             seed=seed,
             save=save,
+            forward_cuts=FORWARD_CUTS if forward_validation else (),
         )
     except ValueError as err:
         _fail(str(err))

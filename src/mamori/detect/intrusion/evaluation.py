@@ -218,12 +218,15 @@ def evaluate_cicids(
     benign: str = "BENIGN",
     seed: int = 7,
     save: Path | str | None = None,
+    forward_cuts: tuple[float, ...] = (),
 ) -> dict[str, Any]:
     """Time-split evaluation of a folder of labelled CICFlowMeter CSVs (module docstring).
 
     Besides the test figures, a model fitted on the earliest part of the training share
-    is scored on its latest `validation_share` (per class, by time): the split on which
-    the model's settings are chosen; the test part never is."""
+    is scored on its latest `validation_share` (per class, by time), and, for each of
+    `forward_cuts`, one fitted on that earliest share of the training flows is scored on
+    the rest of them: the splits on which the model's settings are chosen; the test part
+    never is."""
     started = time.perf_counter()
     read = _labelled(read_cicflowmeter(folder), folder)
     times = read.events.select("event_id", "time")
@@ -236,6 +239,7 @@ def evaluate_cicids(
 
     early = time_split(train_features, train_features["time"], 1.0 - validation_share)
     fit_part, validation_part = train_features.filter(early), train_features.filter(~early)
+    forward = [_later_part_f1(train_features, c, classes, scored, seed) for c in forward_cuts]
     train_features, test_features = train_features.drop("time"), test_features.drop("time")
     validation_truth = validation_part["label"].to_numpy()
     validation_predicted = (
@@ -273,6 +277,13 @@ def evaluate_cicids(
         "test_rows": test_features.height,
         "quarantined": read.summary.quarantined,
     }
+    if forward_cuts:
+        result["forward_validation"] = {
+            "split": "fit on the earliest share of each class's training flows, score the rest",
+            "cuts": list(forward_cuts),
+            "macro_f1": forward,
+            "mean": round(float(np.mean(forward)), 4),
+        }
     if all(c in counts for c in SAME_SCAN):
         merged_name = " + ".join(SAME_SCAN)
         merge = {c: merged_name for c in SAME_SCAN}
@@ -307,6 +318,21 @@ def evaluate_cicids(
         result["saved"] = str(save)
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
+
+
+#: The training shares `mamori eval cicids --forward-validation` fits on.
+FORWARD_CUTS = (0.6, 0.75, 0.9)
+
+
+def _later_part_f1(
+    train: pl.DataFrame, cut: float, classes: list[str], scored: list[str], seed: int
+) -> float:
+    """Macro-F1 of a model fitted on the earliest `cut` of each class's training flows
+    (`train` still has its `time`), scored on the rest of them."""
+    early = time_split(train, train["time"], cut)
+    fit, later = train.filter(early).drop("time"), train.filter(~early).drop("time")
+    predicted = IntrusionClassifier(seed=seed).fit(fit, fit["label"]).predict(later)
+    return class_scores(later["label"].to_numpy(), predicted.to_numpy(), classes, scored)[1]
 
 
 def _labelled(read: FlowRead, source: Path | str) -> FlowRead:
