@@ -242,3 +242,21 @@ def test_a_payload_field_may_not_overwrite_the_envelope(tmp_path: Path) -> None:
     odd = {**WINLOGBEAT_8, "winlog": {**WINLOGBEAT_8["winlog"], "event_data": {"kind": "flow"}}}  # type: ignore[dict-item]
     row = read(write(tmp_path / "o.jsonl", [odd])).row(0, named=True)
     assert (row["kind"], row["EventData_kind"]) == ("winlog", "flow")
+
+
+def test_a_field_whose_json_type_changes_between_lines_is_read_as_text(tmp_path: Path) -> None:
+    """Shippers disagree on types: one sends ``"User": 18``, another ``true`` or an object.
+    Every line is still accepted (no line lost, none failing the whole file), as text."""
+    base = {"time": "2024-05-01T10:00:00Z", "Channel": "Security", "EventID": 4624,
+            "Computer": "WS-1"}
+    values = [1.5, True, {"Name": "alice"}, 18, None, "bob", [1, 2]]
+    lines = [{**base, "EventRecordID": i, "SubjectUserName": v, "Description": [2.5, False][i % 2]}
+             for i, v in enumerate(values)]  # fmt: skip
+    path = write(tmp_path / "mixed-types.jsonl", lines)
+    says = write(tmp_path / "says.jsonl", [{**line, "kind": "winlog"} for line in lines])
+    for frame in (read(path, kind="winlog"), read(path), read(says)):  # asked, sniffed, said
+        assert frame.height == len(values)
+        got = frame.sort("EventRecordID")["SubjectUserName"].to_list()
+        assert got[:2] == ["1.5", "true"] and got[3:6] == ["18", None, "bob"]
+        assert json.loads(got[2]) == {"Name": "alice"} and json.loads(got[6]) == [1, 2]
+        assert frame.sort("EventRecordID")["Description"].to_list()[:2] == ["2.5", "false"]

@@ -56,7 +56,7 @@ def parse_objects(raw: pl.Series, schema: Schema | None = None) -> pl.DataFrame:
     """Parse lines already known to hold JSON objects (e.g. `_raw` of parsed records) again,
     every field as a string; with `schema=None`, with every field any of them has."""
     text = raw.cast(pl.String).str.strip_chars_end("\r\n").str.join("\n").item()
-    return _read(text.encode(), _all_strings(text.encode()) if schema is None else schema)
+    return _read(text.encode(), _field_names(text.encode()) if schema is None else schema)
 
 
 def _parse_chunk(records: Records, lo: int, hi: int, schema: Schema | None) -> RawChunk:
@@ -68,12 +68,11 @@ def _parse_chunk(records: Records, lo: int, hi: int, schema: Schema | None) -> R
         rejected: list[tuple[int, str, str, str]] = []
     else:
         candidates, rejected = _set_aside(records, lo, objectlike)
+    if schema is None and len(candidates):  # keep every field any line has
+        schema = _field_names(_join(records, candidates))
     parts, failed = _parse(records, candidates, schema)
     rejected.extend(_why(records, i) for i in failed)
     good = np.setdiff1d(candidates, failed) if failed else candidates
-    if schema is None:  # keep every field: read the good lines again, all as strings
-        names = {c: pl.String() for part in parts for c in part.columns}
-        parts = [_read(_join(records, good), names)] if len(good) else []
     frame = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=dict(schema or {}))
     raw = records.raw(lo, hi)
     frame = frame.with_columns(
@@ -139,8 +138,25 @@ def _read(data: bytes, schema: Schema | None) -> pl.DataFrame:
     return pl.read_ndjson(data, schema=dict(schema))
 
 
-def _all_strings(data: bytes) -> dict[str, pl.DataType]:
-    return {c: pl.String() for c in _read(data, None).columns}
+def _field_names(data: bytes) -> dict[str, pl.DataType]:
+    """Every top-level field any of the lines has, each to be read as a string.
+
+    Polars finds them in one pass, unless a field holds values of types it cannot unite
+    (a number on one line, `true` or an object on another); then the keys are collected
+    line by line, and lines that are not JSON objects are left to the parse that follows.
+    """
+    try:
+        return dict.fromkeys(_read(data, None).columns, pl.String())
+    except Exception:  # noqa: BLE001 - any inference failure: collect the keys one by one
+        names: dict[str, None] = {}
+        for line in data.splitlines():
+            try:
+                value = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(value, dict):
+                names.update(dict.fromkeys(value))
+        return dict.fromkeys(names, pl.String())
 
 
 def _why(records: Records, i: int) -> tuple[int, str, str, str]:
