@@ -115,12 +115,25 @@ def main() -> None:
     show_default=True,
     help="Leading days with no attacks (baselines learn).",
 )
+@click.option(
+    "--campaign",
+    is_flag=True,
+    help="One attacker behind every institution's attacks (the same C2 address at each).",
+)
 def simulate(
-    out_dir: Path, seed: int, customers: int, days: int, tenants: str, start: str, quiet_days: int
+    out_dir: Path,
+    seed: int,
+    customers: int,
+    days: int,
+    tenants: str,
+    start: str,
+    quiet_days: int,
+    campaign: bool,
 ) -> None:
     """Simulate a bank under attack, with labelled ground truth.
 
     Example: mamori simulate --out sim --customers 5000 --days 2 --quiet-days 1
+    (--tenants bank-a,bank-b,bank-c --campaign: three banks hit by one campaign)
     """
     from mamori.simulate import SimConfig, write_simulation
 
@@ -131,6 +144,7 @@ def simulate(
         tenants=tuple(t.strip() for t in tenants.split(",") if t.strip()),
         start=_date(start),
         quiet_days=quiet_days,
+        campaign=campaign,
     )
     with console.status("simulating…"):
         summary = write_simulation(cfg, out_dir)

@@ -122,19 +122,24 @@ def test_taxii_objects_pagination_added_after_manifest_and_tlp(http: TestClient)
 
 def _coordinated_campaign() -> tuple[dict[str, pl.DataFrame], str]:
     """Three simulated banks hit by one heist campaign from one shared C2 address."""
-    sim = Simulation(SimConfig(customers=50, tenants=BANKS, scenarios=("heist_intrusion",)))
+    cfg = SimConfig(customers=50, tenants=BANKS, scenarios=("heist_intrusion",), campaign=True)
+    sim = Simulation(cfg)
     flows = pl.concat([c.batches["flow"] for c in sim.chunks()])
-    truth = sim.truth()
-    c2 = "185.220.101.7"
-    per_bank = {}
-    for bank in BANKS:
-        own = [e[3:] for e in truth.filter(pl.col("tenant") == bank)["entities"][0]
-               if e.startswith("ip:") and not e.startswith("ip:10.")]
-        assert len(own) == 1
-        per_bank[bank] = flows.filter(pl.col("tenant") == bank).with_columns(
-            pl.col("dst_ip").replace(own[0], c2), pl.col("src_ip").replace(own[0], c2)
-        )
-    return per_bank, c2
+    c2s = {
+        e[3:] for ents in sim.truth()["entities"] for e in ents
+        if e.startswith("ip:") and not e.startswith("ip:10.")
+    }  # fmt: skip
+    assert len(c2s) == 1  # one attacker: the same address at every bank
+    return {bank: flows.filter(pl.col("tenant") == bank) for bank in BANKS}, c2s.pop()
+
+
+def test_without_a_campaign_each_bank_has_its_own_attacker() -> None:
+    sim = Simulation(SimConfig(customers=50, tenants=BANKS, scenarios=("heist_intrusion",)))
+    c2s = {
+        e for ents in sim.truth()["entities"] for e in ents
+        if e.startswith("ip:") and not e.startswith("ip:10.")
+    }  # fmt: skip
+    assert len(c2s) == len(BANKS)
 
 
 def test_three_banks_one_campaign_raises_a_sector_campaign_pushed_to_all(

@@ -21,6 +21,9 @@ class SimConfig:
     quiet_days leading days with no attack, on which detectors can learn the bank's habits.
     country    the banks' home country (ISO 3166 alpha-2); most customers live there.
     currency   the currency of accounts and amounts (ISO 4217).
+    campaign   one attacker behind every tenant's attacks: the scenarios' attacker
+               infrastructure (the heist's C2 address) is the same at every bank, as in a
+               coordinated campaign against the sector; otherwise each bank has its own.
     """
 
     seed: int = 0
@@ -32,6 +35,7 @@ class SimConfig:
     quiet_days: int = 0
     country: str = "JP"
     currency: str = "USD"
+    campaign: bool = False
 
     def __post_init__(self) -> None:
         if self.customers < MIN_CUSTOMERS:

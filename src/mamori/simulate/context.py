@@ -65,3 +65,8 @@ class Day:
     def rng(self, *purpose: str | int) -> np.random.Generator:
         """The random stream of one generator on this day, independent of all the others."""
         return stream(self.cfg.seed, self.tenant, "day", self.index, *purpose)
+
+    def campaign_rng(self, *purpose: str | int) -> np.random.Generator:
+        """A stream every tenant shares on this day: the attacker's, when the attacks are
+        one campaign (`SimConfig.campaign`)."""
+        return stream(self.cfg.seed, "campaign", "day", self.index, *purpose)

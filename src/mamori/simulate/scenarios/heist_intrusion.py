@@ -57,6 +57,8 @@ def inject(day: Day, rng: np.random.Generator) -> Injection:
     account = f"{pop.domain}\\{user}"
     privileged = pop.admin_account[admin]
     c2 = ip_strings(public_ips(rng, 1, HOSTING_OCTETS))[0]
+    if day.cfg.campaign:  # one attacker behind every bank: the same C2 address everywhere
+        c2 = ip_strings(public_ips(day.campaign_rng(NAME, "c2"), 1, HOSTING_OCTETS))[0]
     parts: Parts = []
 
     # initial access and execution: the attachment, Word, the encoded PowerShell
