@@ -28,7 +28,6 @@ import datetime as dt
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,13 +38,9 @@ import httpx
 import numpy as np
 import polars as pl
 
+from mamori.localhost import free_port
+
 TENANT = "bank-a"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def seed(data_dir: Path, users: int, alerts: int, incidents: int) -> list[str]:
@@ -318,7 +313,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="mamori-load-"))
     tokens = seed(data_dir, args.users, args.alerts, args.incidents)
-    port = _free_port()
+    port = free_port()
     server = start_server(data_dir, port, args.listing_cache_s)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -14,8 +14,8 @@ alert on that address. Prints JSON with every latency, the median and the maximu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import socket
 import statistics
 import tempfile
 import threading
@@ -25,19 +25,13 @@ from pathlib import Path
 
 import httpx
 import polars as pl
-import uvicorn
 
 from mamori.api.app import create_app
 from mamori.api.settings import ApiSettings
 from mamori.events.schema import conform
+from mamori.localhost import serving
 from mamori.share.client import SharedIntel, TaxiiPeer
 from mamori.share.export import ReleasePolicy, release
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def flows(c2: str, n: int = 5000) -> pl.DataFrame:
@@ -66,12 +60,8 @@ def main() -> None:
         identity.create_tenant(bank)
         identity.create_user(bank, f"{bank}-feed", ["responder"], password="not used here")
         tokens[bank], _ = identity.issue_token(f"{bank}-feed", "taxii")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
+    server = contextlib.ExitStack()
+    base = server.enter_context(serving(app))
     policy = ReleasePolicy(sector="jp", salt="bench", tlp={"*": "green"})
     bank_a = TaxiiPeer(httpx.Client(base_url=base), tokens["bank-a"])
     bank_b = TaxiiPeer(httpx.Client(base_url=base), tokens["bank-b"])
@@ -112,7 +102,7 @@ def main() -> None:
     }
     if args.restart_addresses:
         figures |= restart(app, base, tokens, policy, args.restart_addresses)
-    server.should_exit = True
+    server.close()
     print(json.dumps(figures))
 
 
@@ -134,7 +124,7 @@ def restart(app: object, base: str, tokens: dict[str, str], policy: ReleasePolic
                                 "related": related}])
         peer = TaxiiPeer(httpx.Client(base_url=base, timeout=300), tokens[bank])
         objects = release(alerts, policy, "hub")
-        for start in range(0, len(objects), 1000):  # under the API's 1 MiB body limit
+        for start in range(0, len(objects), 1000):  # posts of about 0.5 MB
             peer.push("indicators", objects[start:start + 1000])
     began = time.perf_counter()
     hub = open_hub(found.engine, lambda token: None, HubSettings())

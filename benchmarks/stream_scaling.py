@@ -35,10 +35,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "stream"))
-from conftest import free_port, tansu_binary  # noqa: E402
+from conftest import tansu_binary  # noqa: E402
 
 from mamori.engine.pipeline import Pipeline  # noqa: E402
 from mamori.events.readers import read_path  # noqa: E402
+from mamori.localhost import free_port  # noqa: E402
 from mamori.simulate import SimConfig, write_simulation  # noqa: E402
 from mamori.store.sql import OperationalStore  # noqa: E402
 from mamori.stream import drill  # noqa: E402

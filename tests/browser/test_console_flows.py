@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from mamori.localhost import serving
 from tests.web.console_world import PASSWORD, add_incident, console_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -30,13 +29,6 @@ if CHROMIUM is None:
         allow_module_level=True,
     )
 playwright_sync = pytest.importorskip("playwright.sync_api")
-uvicorn = pytest.importorskip("uvicorn")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _stuffing(users: int = 8, tries: int = 3) -> bytes:
@@ -63,27 +55,10 @@ def _stuffing(users: int = 8, tries: int = 3) -> bytes:
     )
 
 
+@dataclass
 class Server:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the console server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+    app: Any
+    url: str
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +68,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     add_incident(
         app, "bank-a", "inc-mule", "Pass-through account receiving many", level=3, minute=90
     )
-    with Server(app) as running:
-        yield running
+    with serving(app, log_level="warning") as url:
+        yield Server(app, url)
 
 
 @pytest.fixture(scope="module")

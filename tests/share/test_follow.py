@@ -5,7 +5,6 @@ under uvicorn on loopback; the bank is another `create_app` with a ``[follow]`` 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,15 +12,14 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from mamori.api.app import create_app
+from mamori.localhost import free_port, serving
 from mamori.share.client import TaxiiPeer
 from mamori.share.follow import FollowError, FollowSettings, SectorFollower
 from tests.api.conftest import settings_for_tests
 from tests.share.test_hub_serve import BANKS, C2, PASSWORD, beacon
-from tests.stream.conftest import free_port
 
 TOKEN_ENV = "MAMORI_TEST_SECTOR_TOKEN"
 
@@ -46,14 +44,8 @@ def hub(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         identity.create_tenant(bank, bank.upper())
         identity.create_user(bank, f"{bank}-feed", ["responder"], password=PASSWORD)
         tokens[bank], _ = identity.issue_token(f"{bank}-feed", "taxii")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started)
-    yield f"http://127.0.0.1:{port}", tokens
-    server.should_exit = True
-    thread.join(10)
+    with serving(app) as url:
+        yield url, tokens
 
 
 def bank_b_app(tmp_path: Path, url: str):  # noqa: ANN201 - a FastAPI app

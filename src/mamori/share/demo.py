@@ -10,16 +10,12 @@
    technique; each bank pulls the early-warning collection and gets the campaigns as
    alerts of its own tenant. No bank is named: none consented.
 
-Everything runs in one process over a temporary folder (or `data_dir`), and what each step
-did is printed.
+Everything runs in one process over a temporary folder, and what each step did is printed.
 """
 
 from __future__ import annotations
 
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -31,32 +27,20 @@ import polars as pl
 BANKS = ("bank-a", "bank-b", "bank-c")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run_sector_demo(
-    *,
-    customers: int = 200,
-    seed: int = 7,
-    k: int = 3,
-    data_dir: Path | None = None,
-    say: Callable[[str], None] = print,
+    *, customers: int = 200, seed: int = 7, k: int = 3, say: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Run the demonstration (see the module text); its figures as a dict."""
-    with tempfile.TemporaryDirectory() as scratch:
-        return _run(customers, seed, k, Path(data_dir or scratch), say)
+    with tempfile.TemporaryDirectory() as hub_dir:
+        return _run(customers, seed, k, Path(hub_dir), say)
 
 
-def _run(customers: int, seed: int, k: int, root: Path, say: Callable[[str], None]
+def _run(customers: int, seed: int, k: int, hub_dir: Path, say: Callable[[str], None]
          ) -> dict[str, Any]:  # fmt: skip
-    import uvicorn
-
     from mamori.api.app import create_app
     from mamori.api.settings import ApiSettings
     from mamori.engine.pipeline import Pipeline
+    from mamori.localhost import serving
     from mamori.share.campaign import MEMBER_COLLECTION, WARNING_COLLECTION, campaign_alerts
     from mamori.share.client import TaxiiPeer
     from mamori.share.export import ReleasePolicy, release
@@ -78,8 +62,6 @@ def _run(customers: int, seed: int, k: int, root: Path, say: Callable[[str], Non
         alerts[bank] = pipeline.alerts()
         say(f"  {bank}: {alerts[bank].height} alerts from its own detectors")
 
-    hub_dir = root / "hub"
-    hub_dir.mkdir(parents=True, exist_ok=True)
     (hub_dir / "mamori.toml").write_text(f'[sector]\nname = "demo-sector"\nk = {k}\n')
     app = create_app(ApiSettings(hub_dir, secure_cookies=False))
     identity = app.state.services.identity
@@ -88,41 +70,28 @@ def _run(customers: int, seed: int, k: int, root: Path, say: Callable[[str], Non
         identity.create_tenant(bank, bank.upper())
         identity.create_user(bank, f"{bank}-feed", ["responder"])
         tokens[bank], _ = identity.issue_token(f"{bank}-feed", "sector feed")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    say(f"Sector hub (TAXII 2.1, k = {k}) on {url}/taxii2/")
-
     policy = ReleasePolicy(sector="demo-sector", salt="demo-salt", tlp={"*": "green"},
                            min_severity="high")  # fmt: skip
     watch = app.state.sector_hub.watch
     released: dict[str, int] = {}
     received: dict[str, list[str]] = {}
-    try:
-        with httpx.Client(base_url=url, timeout=30) as http:
-            for bank in BANKS:
-                objects = release(alerts[bank], policy, peer="hub")
-                status = TaxiiPeer(http, tokens[bank]).push(MEMBER_COLLECTION, objects)
-                released[bank] = int(status["success_count"])
-                level = watch_status(watch)["level"]
-                say(f"  {bank} releases {released[bank]} STIX objects (TLP:GREEN, high "
-                    f"severity and above); sector campaigns now {len(watch.campaigns())}, "
-                    f"sector level {level}")  # fmt: skip
-            for bank in BANKS:
-                pulled, _ = TaxiiPeer(http, tokens[bank]).pull(WARNING_COLLECTION)
-                mine = campaign_alerts(pulled, bank)
-                received[bank] = mine["title"].to_list()
-                say(f"  {bank} pulls the early warning: {mine.height} sector alerts of its own")
-                for title in received[bank]:
-                    say(f"      {title}")
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        app.state.services.close()
+    with serving(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+        say(f"Sector hub (TAXII 2.1, k = {k}) on {url}/taxii2/")
+        for bank in BANKS:
+            objects = release(alerts[bank], policy, peer="hub")
+            status = TaxiiPeer(http, tokens[bank]).push(MEMBER_COLLECTION, objects)
+            released[bank] = int(status["success_count"])
+            level = watch_status(watch)["level"]
+            say(f"  {bank} releases {released[bank]} STIX objects (TLP:GREEN, high "
+                f"severity and above); sector campaigns now {len(watch.campaigns())}, "
+                f"sector level {level}")  # fmt: skip
+        for bank in BANKS:
+            pulled, _ = TaxiiPeer(http, tokens[bank]).pull(WARNING_COLLECTION)
+            mine = campaign_alerts(pulled, bank)
+            received[bank] = mine["title"].to_list()
+            say(f"  {bank} pulls the early warning: {mine.height} sector alerts of its own")
+            for title in received[bank]:
+                say(f"      {title}")
     status = watch_status(watch)
     say(f"Sector early-warning level {status['level']}; affected institutions named: "
         f"{sorted({n for c in status['campaigns'] for n in c['named']}) or 'none'}")  # fmt: skip
