@@ -26,19 +26,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from mamori.events.schema import KINDS, schema
-from mamori.store.lake import QueryError
+from mamori.events.schema import KINDS
+from mamori.store.lake import QueryError, empty_view, locked_connection, sql_literal
 
 __all__ = ["QueryError", "QueryTimeout", "hunt"]
-
-_ALIASES = {"transactions": "transaction"}
-_SQL_TYPES = {
-    pl.String: "VARCHAR",
-    pl.Int32: "INTEGER",
-    pl.Int64: "BIGINT",
-    pl.Float64: "DOUBLE",
-    pl.Datetime: "TIMESTAMP WITH TIME ZONE",
-}
 
 
 class QueryTimeout(QueryError):
@@ -82,46 +73,17 @@ def hunt(
 
 def _connect(root: Path, tenant: str) -> duckdb.DuckDBPyConnection:
     """A locked in-memory DuckDB with one view per kind over the tenant's partitions."""
-    connection = duckdb.connect(":memory:")
-    try:
-        connection.execute("SET autoinstall_known_extensions = false")
-        connection.execute("SET autoload_known_extensions = false")
-        connection.execute("SET TimeZone = 'UTC'")
-        folders = []
-        for kind in KINDS:
-            folder = root.resolve() / f"kind={kind}" / f"tenant={tenant}"
-            folders.append(str(folder))
-            connection.execute(f"CREATE VIEW {_ident(kind)} AS {_view(kind, folder)}")
-        for alias, kind in _ALIASES.items():
-            connection.execute(f"CREATE VIEW {_ident(alias)} AS SELECT * FROM {_ident(kind)}")
-        allowed = ", ".join(_literal(f) for f in folders)
-        connection.execute(f"SET allowed_directories = [{allowed}]")
-        connection.execute("SET enable_external_access = false")
-        connection.execute("SET lock_configuration = true")
-    except BaseException:
-        connection.close()
-        raise
-    return connection
+    folders = {kind: root.resolve() / f"kind={kind}" / f"tenant={tenant}" for kind in KINDS}
+    views = {kind: _view(kind, folder) for kind, folder in folders.items()}
+    return locked_connection(views, [str(folder) for folder in folders.values()])
 
 
 def _view(kind: str, folder: Path) -> str:
     """The SELECT behind a kind's view: the tenant's parts, or an empty typed relation."""
     if any(folder.glob("*/*.parquet")):
-        glob = _literal(str(folder / "*" / "*.parquet"))
+        glob = sql_literal(str(folder / "*" / "*.parquet"))
         return (
             f"SELECT * FROM read_parquet({glob}, hive_partitioning = true, "
             "union_by_name = true, hive_types = {'tenant': VARCHAR, 'day': DATE})"
         )
-    typed = [
-        f"CAST(NULL AS {_SQL_TYPES[type(dtype)]}) AS {_ident(name)}"
-        for name, dtype in schema(kind).items()
-    ]
-    return f"SELECT {', '.join(typed)}, CAST(NULL AS DATE) AS day WHERE false"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return empty_view(kind)

@@ -38,7 +38,7 @@ import polars as pl
 
 from mamori.events.schema import KINDS, conform, schema
 
-__all__ = ["EventLake", "QueryError"]
+__all__ = ["EventLake", "QueryError", "empty_view", "locked_connection", "sql_literal"]
 
 #: Tenant names become directory names, so they are restricted to a safe alphabet.
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -175,28 +175,14 @@ class EventLake:
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """A fresh in-memory DuckDB with one view per kind, confined to the lake and locked."""
-        connection = duckdb.connect(":memory:")
-        try:
-            connection.execute("SET autoinstall_known_extensions = false")
-            connection.execute("SET autoload_known_extensions = false")
-            connection.execute("SET TimeZone = 'UTC'")  # times come back as UTC, not local
-            for kind in KINDS:
-                connection.execute(f"CREATE VIEW {_ident(kind)} AS {self._view_sql(kind)}")
-            for alias, kind in _ALIASES.items():
-                connection.execute(f"CREATE VIEW {_ident(alias)} AS SELECT * FROM {_ident(kind)}")
-            connection.execute(f"SET allowed_directories = [{_literal(str(self.root))}]")
-            connection.execute("SET enable_external_access = false")
-            connection.execute("SET lock_configuration = true")
-        except BaseException:
-            connection.close()
-            raise
-        return connection
+        views = {kind: self._view_sql(kind) for kind in KINDS}
+        return locked_connection(views, [str(self.root)])
 
     def _view_sql(self, kind: str) -> str:
         """The SELECT behind a kind's view: its parts, or an empty typed relation."""
         envelope = ["event_id", "time", "tenant", "source", "kind"]
         if self._parts(kind):
-            glob = _literal(str(self.root / f"kind={kind}" / "*" / "*" / "*.parquet"))
+            glob = sql_literal(str(self.root / f"kind={kind}" / "*" / "*" / "*.parquet"))
             source = (
                 f"read_parquet({glob}, hive_partitioning = true, union_by_name = true, "
                 "hive_types = {'kind': VARCHAR, 'tenant': VARCHAR, 'day': DATE})"
@@ -204,12 +190,40 @@ class EventLake:
             columns = ", ".join(_ident(c) for c in envelope)
             excluded = ", ".join(_ident(c) for c in envelope)
             return f"SELECT {columns}, * EXCLUDE ({excluded}) FROM {source}"
-        typed = [
-            f"CAST(NULL AS {_DUCKDB_TYPES[type(dtype)]}) AS {_ident(name)}"
-            for name, dtype in schema(kind).items()
-        ]
-        typed.append(f"CAST(NULL AS DATE) AS {_ident('day')}")
-        return f"SELECT {', '.join(typed)} WHERE false"
+        return empty_view(kind)
+
+
+def locked_connection(views: dict[str, str], allowed: list[str]) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB with `views` (name → SELECT, plus the plural aliases), file
+    access confined to the `allowed` folders, its configuration then locked: no extension
+    loads, no writes outside, no setting changed back."""
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.execute("SET autoinstall_known_extensions = false")
+        connection.execute("SET autoload_known_extensions = false")
+        connection.execute("SET TimeZone = 'UTC'")  # times come back as UTC, not local
+        for name, select in views.items():
+            connection.execute(f"CREATE VIEW {_ident(name)} AS {select}")
+        for alias, kind in _ALIASES.items():
+            connection.execute(f"CREATE VIEW {_ident(alias)} AS SELECT * FROM {_ident(kind)}")
+        folders = ", ".join(sql_literal(folder) for folder in allowed)
+        connection.execute(f"SET allowed_directories = [{folders}]")
+        connection.execute("SET enable_external_access = false")
+        connection.execute("SET lock_configuration = true")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def empty_view(kind: str) -> str:
+    """The SELECT of a kind with no files yet: its declared columns (and `day`), no rows."""
+    typed = [
+        f"CAST(NULL AS {_DUCKDB_TYPES[type(dtype)]}) AS {_ident(name)}"
+        for name, dtype in schema(kind).items()
+    ]
+    typed.append(f"CAST(NULL AS DATE) AS {_ident('day')}")
+    return f"SELECT {', '.join(typed)} WHERE false"
 
 
 def _part_name(event_ids: pl.Series) -> str:
@@ -224,6 +238,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
     """A DuckDB string literal."""
     return "'" + text.replace("'", "''") + "'"
+
