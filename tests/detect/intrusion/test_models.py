@@ -74,9 +74,11 @@ def test_classifier_saves_as_lightgbm_text_and_a_json_card(
     model: IntrusionClassifier, training: tuple[pl.DataFrame, pl.Series], tmp_path: Path
 ) -> None:
     folder = model.save(tmp_path / "model")
-    text = (folder / "model.txt").read_text()
-    assert text.startswith("tree\n") and "num_class=3" in text
+    texts = [(folder / f"model-{k}.txt").read_text() for k in range(5)]
+    assert all(t.startswith("tree\n") and "num_class=3" in t for t in texts)
+    assert not (folder / "model-5.txt").exists()
     card = json.loads((folder / "card.json").read_text())
+    assert card["params"]["members"] == 5 and len(card["params"]["rounds"]) == 5
     for key in ("name", "classes", "created", "data", "features", "params", "calibration",
                 "class_explanations", "limitations"):  # fmt: skip
         assert key in card
@@ -86,7 +88,23 @@ def test_classifier_saves_as_lightgbm_text_and_a_json_card(
     np.testing.assert_allclose(loaded.predict_proba(frame), model.predict_proba(frame))
 
 
+def test_committee_members_differ_and_explanations_add_up_to_their_mean(
+    model: IntrusionClassifier, training: tuple[pl.DataFrame, pl.Series]
+) -> None:
+    frame, _ = training
+    x = model.layout.matrix(frame)
+    raws = [b.predict(x, raw_score=True) for b in model.boosters]
+    assert len(raws) == 5 and not np.allclose(raws[0], raws[1])
+    contributions = model.contributions(x)
+    np.testing.assert_allclose(contributions.sum(axis=2), np.mean(raws, axis=0), atol=1e-9)
+    single = IntrusionClassifier(rounds=60, threads=1, members=1).fit(*training)
+    assert len(single.boosters) == 1
+    np.testing.assert_allclose(single._raw(x), single.boosters[0].predict(x, raw_score=True))
+
+
 def test_classifier_refuses_bad_training_input() -> None:
+    with pytest.raises(ValueError, match="members must be at least 1"):
+        IntrusionClassifier(members=0)
     frame = pl.DataFrame({"x": [1.0, 2.0, 3.0]})
     with pytest.raises(ValueError, match="one class only"):
         IntrusionClassifier().fit(frame, pl.Series(["a", "a", "a"]))
