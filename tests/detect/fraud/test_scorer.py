@@ -10,7 +10,12 @@ import polars as pl
 import pytest
 
 from mamori.detect.fraud.evaluate import metrics
-from mamori.detect.fraud.features import FEATURES, batch_features, labels_with_delay
+from mamori.detect.fraud.features import (
+    FEATURES,
+    batch_features,
+    feature_columns,
+    labels_with_delay,
+)
 from mamori.detect.fraud.model import LEFT_OUT, FraudModel, train
 from mamori.detect.fraud.registry import ModelRegistry, RegistryError
 from mamori.detect.fraud.rules import RuleError, RuleSet
@@ -62,7 +67,22 @@ def test_a_loaded_model_scores_exactly_as_the_trained_one(model, synthetic, tmp_
     again = FraudModel.load(tmp_path / "m")
     X = batch_features(synthetic[0]).select(FEATURES).to_numpy()[:200]
     assert np.array_equal(model.predict(X), again.predict(X))
-    assert np.array_equal(model.anomaly_score(X), again.anomaly_score(X))
+    columns = feature_columns(X)
+    assert np.array_equal(model.anomaly_score(columns), again.anomaly_score(columns))
+
+
+def test_compiled_trees_and_chunked_matrices_predict_as_lightgbm(model, synthetic, monkeypatch):
+    X = batch_features(synthetic[0]).select(FEATURES).to_numpy()
+    expected = np.asarray(model.booster.predict(X))
+    fresh = FraudModel(model.booster, model.anomaly, model.card, compile_after_rows=len(X) + 1)
+    np.testing.assert_allclose(fresh.predict(X[:10]), expected[:10], rtol=0, atol=1e-12)
+    assert fresh._compiled is None  # 10 of len(X) + 1 rows predicted: not yet worth it
+    monkeypatch.setattr("mamori.detect.fraud.model.CHUNK_ROWS", 7)  # many pieces, one short
+    by_columns = fresh.predict_columns(feature_columns(X))
+    assert fresh._compiled is not None  # the batch reached the threshold: compiled first
+    np.testing.assert_allclose(by_columns, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fresh.predict(X[:3]), expected[:3], rtol=0, atol=1e-12)
+    assert fresh.predict_columns(feature_columns(X[:0])).shape == (0,)
 
 
 def test_batch_and_single_scoring_give_the_same_decisions(model, synthetic):
@@ -174,7 +194,9 @@ def test_a_model_reads_only_its_inputs_so_the_scorer_computes_no_other(model, sy
     blind = X.copy()
     blind[:, unread] = np.nan
     assert np.array_equal(model.predict(X), model.predict(blind))
-    assert np.array_equal(model.anomaly_score(X), model.anomaly_score(blind))
+    assert np.array_equal(
+        model.anomaly_score(feature_columns(X)), model.anomaly_score(feature_columns(blind))
+    )
     contrib = model.contributions(X[:50])
     assert not contrib[:, unread].any()
 

@@ -111,20 +111,21 @@ def _repeat(name: str, value: str | None, n: int) -> pl.Series:
 
 
 def decide(
-    X: np.ndarray,
+    features: Mapping[str, np.ndarray],
     fields: Mapping[str, np.ndarray],
     model: FraudModel | None,
     rules: RuleSet,
 ) -> Decisions:
-    """Decisions for the payments whose features are the rows of `X` (`FEATURES` order);
-    `fields` are the payments' own columns (amount, channel, …) the rules may read."""
-    n = X.shape[0]
+    """Decisions for the payments whose features are the columns `features` (one per name
+    of `FEATURES`; `feature_columns` of a matrix); `fields` are the payments' own columns
+    (amount, channel, …) the rules may read."""
+    n = len(features[FEATURES[0]])
     if model is not None:
-        model_score = model.predict(X)
-        anomaly = model.anomaly_score(X)
+        model_score = model.predict_columns(features)
+        anomaly = model.anomaly_score(features)
     else:
         model_score, anomaly = np.zeros(n), np.full(n, np.nan)
-    columns = {**fields, **{f: X[:, j] for j, f in enumerate(FEATURES)}, "anomaly_score": anomaly}
+    columns = {**fields, **{f: features[f] for f in FEATURES}, "anomaly_score": anomaly}
     hits = rules.evaluate(columns, n)
     score = np.clip(model_score + hits.astype(np.float64) @ rules.weights(), 0.0, 1.0)
     level = (score >= rules.review).astype(np.int8) + (score >= rules.decline).astype(np.int8)
@@ -134,11 +135,12 @@ def decide(
     flagged = np.flatnonzero(level > 0)
     reasons: list[list[str]] = [[] for _ in flagged]
     if model is not None and len(flagged):
-        contrib = model.contributions(X[flagged])[:, :-1]
+        X = np.column_stack([np.asarray(features[f], np.float64)[flagged] for f in FEATURES])
+        contrib = model.contributions(X)[:, :-1]
         top = np.argsort(-contrib, axis=1)[:, :TOP_REASONS]
-        for i, row in enumerate(flagged):
+        for i in range(len(flagged)):
             reasons[i] = [
-                f"{FEATURES[j]}={X[row, j]:.4g} ({contrib[i, j]:+.2f})"
+                f"{FEATURES[j]}={X[i, j]:.4g} ({contrib[i, j]:+.2f})"
                 for j in top[i]
                 if contrib[i, j] > 0
             ]

@@ -29,7 +29,12 @@ import polars as pl
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from mamori.detect.fraud.decision import decide
-from mamori.detect.fraud.features import FEATURES, batch_features, labels_with_delay
+from mamori.detect.fraud.features import (
+    FEATURES,
+    batch_features,
+    feature_columns,
+    labels_with_delay,
+)
 from mamori.detect.fraud.model import PARAMS, train
 from mamori.detect.fraud.registry import ModelRegistry
 from mamori.detect.fraud.rules import DECISIONS, RuleSet
@@ -137,7 +142,7 @@ def evaluate_fdh(
     test_events = events.filter(is_test)
     fields = {c: test_events[c].to_numpy() for c in test_events.columns if c in (
         rules or RuleSet.load()).names}
-    decisions = decide(X_test, fields, model, rules or RuleSet.load())
+    decisions = decide(feature_columns(X_test), fields, model, rules or RuleSet.load())
     scored = testset.select("time", "card", "fraud").with_columns(
         score=decisions.score,
         model_score=decisions.model_score,

@@ -186,6 +186,11 @@ def _to_units(amount: float | None) -> int:
     return 0 if amount is None or math.isnan(amount) else round(amount * UNITS)
 
 
+def feature_columns(X: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns of a `FEATURES` matrix by name (views, no copy)."""
+    return {f: X[:, j] for j, f in enumerate(FEATURES)}
+
+
 def _time_features(t: np.ndarray) -> list[np.ndarray]:
     hour = (t // (3600 * US)) % 24
     weekday = (t // (86_400 * US) + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0

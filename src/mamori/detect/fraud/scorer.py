@@ -42,6 +42,7 @@ from mamori.detect.fraud.features import (
     WINDOWS,
     OnlineFeatures,
     batch_features,
+    feature_columns,
     label_items,
 )
 from mamori.detect.fraud.model import FraudModel
@@ -182,10 +183,12 @@ class FraudScorer:
         if labels is not None:
             self.add_labels(labels, frame)
         features = batch_features(frame, self._labels, first=history.height, only=self._inputs())
-        X = features.select(FEATURES).to_numpy(order="c")
+        columns = {f: features[f].to_numpy() for f in FEATURES}
         fields = {c: batch[c].to_numpy() for c in self._fields}
-        decisions = decide(X, fields, self.model, self.rules)
-        shadow = (self.shadow.predict(X), self.shadow.version) if self.shadow else None
+        decisions = decide(columns, fields, self.model, self.rules)
+        shadow = None
+        if self.shadow is not None:
+            shadow = (self.shadow.predict_columns(columns), self.shadow.version)
         self._history = frame
         if self._online is not None:
             for row in batch.select(HISTORY_COLUMNS).iter_rows(named=True):
@@ -203,7 +206,7 @@ class FraudScorer:
             self._forget(self._history_frame()["time"][-1])
             online.sweep()
         fields = {c: np.array([tx.get(c)], dtype=object) for c in self._fields}
-        d = decide(x, fields, self.model, self.rules)
+        d = decide(feature_columns(x), fields, self.model, self.rules)
         anomaly = float(d.anomaly_score[0])
         return {
             "event_id": tx.get("event_id"),

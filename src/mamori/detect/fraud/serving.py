@@ -60,7 +60,13 @@ import sqlalchemy as sa
 
 from mamori.detect.fraud.decision import decide
 from mamori.detect.fraud.decision_log import DecisionLog
-from mamori.detect.fraud.features import FEATURES, LABELS, WINDOWS, OnlineFeatures
+from mamori.detect.fraud.features import (
+    FEATURES,
+    LABELS,
+    WINDOWS,
+    OnlineFeatures,
+    feature_columns,
+)
 from mamori.detect.fraud.model import FraudModel
 from mamori.detect.fraud.registry import ModelRegistry
 from mamori.detect.fraud.rules import DECISIONS, RuleSet
@@ -426,7 +432,7 @@ class ScoringDesk:
         X = np.array([[math.nan if v is None else v for v in values]], dtype=np.float64)
         tx = stored["transaction"]
         fields = {c: np.array([tx.get(c)], dtype=object) for c in self._fields}
-        d = decide(X, fields, model, self.rules)
+        d = decide(feature_columns(X), fields, model, self.rules)
         again: dict[str, Any] = {
             "decision": DECISIONS[int(d.decision[0])],
             "score": float(d.score[0]),
