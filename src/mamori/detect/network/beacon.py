@@ -91,35 +91,38 @@ class Beaconing(NetworkDetector):
             _host=pl.col("src_host").drop_nulls().last(),
         )
         state = self.frames.get("pairs", pl.DataFrame(schema=_STATE))
-        both = calls.join(state, on=_PAIR, how="full", coalesce=True)
-        seconds = (
-            pl.concat_list(pl.col("last"), pl.col("_times")).list.drop_nulls().list.diff()
-        ).list.eval(pl.element().dt.total_microseconds() / 1e6)
-        fresh = seconds.list.eval(pl.element().filter(pl.element() >= self.min_gap))
-        touched = pl.col("_times").is_not_null()
-        both = both.with_columns(
-            gaps=pl.when(touched)
-            .then(pl.concat_list(pl.col("gaps").fill_null([]), fresh).list.tail(self.keep_gaps))
-            .otherwise(pl.col("gaps")),
-            ids=pl.when(touched)
-            .then(
-                pl.concat_list(pl.col("ids").fill_null([]), pl.col("_ids")).list.tail(
-                    self.keep_gaps
-                )
-            )
-            .otherwise(pl.col("ids")),
-            last=pl.when(touched).then(pl.col("_times").list.last()).otherwise(pl.col("last")),
+        touched = calls.join(state, on=_PAIR, how="left").with_row_index("_row")
+        # the new gaps, on the flat times of each pair (its last call, then the batch's)
+        gap = pl.col("_t").diff().dt.total_microseconds() / 1e6
+        fresh = (
+            touched.select("_row", _t=pl.concat_list("last", "_times"))
+            .explode("_t")
+            .drop_nulls("_t")
+            .with_columns(_gap=gap)
+            .filter((pl.col("_row") == pl.col("_row").shift(1)) & (pl.col("_gap") >= self.min_gap))
+            .group_by("_row")
+            .agg(_fresh=pl.col("_gap").tail(self.keep_gaps))
+        )
+        touched = touched.join(fresh, on="_row", how="left").with_columns(
+            gaps=pl.concat_list(
+                pl.col("gaps").fill_null([]), pl.col("_fresh").fill_null([])
+            ).list.tail(self.keep_gaps),
+            ids=pl.concat_list(pl.col("ids").fill_null([]), "_ids").list.tail(self.keep_gaps),
+            last=pl.col("_times").list.last(),
             host=pl.coalesce("_host", "host"),
         )
-        self.keep("pairs", both.select(list(_STATE)), self.max_pairs, "last")
-        return self._alerts(both)
+        untouched = state.join(calls.select(_PAIR), on=_PAIR, how="anti")
+        pairs = pl.concat([untouched, touched.select(list(_STATE))])
+        self.keep("pairs", pairs, self.max_pairs, "last")
+        return self._alerts(pairs, touched)
 
-    def _alerts(self, pairs: pl.DataFrame) -> pl.DataFrame:
-        sources = pairs.group_by("tenant", "dst_ip").agg(_sources=pl.col("src_ip").n_unique())
+    def _alerts(self, pairs: pl.DataFrame, touched: pl.DataFrame) -> pl.DataFrame:
+        """Alerts for the `touched` pairs that beacon, `pairs` being every pair known (to
+        count each destination's internal sources)."""
         gaps = pl.col("gaps")
         median = gaps.list.median()
         scored = (
-            pairs.filter(pl.col("_times").is_not_null() & (gaps.list.len() >= self.min_callbacks))
+            touched.filter(gaps.list.len() >= self.min_callbacks)
             .with_columns(
                 _period=median,
                 _jitter=gaps.list.eval(
@@ -134,6 +137,11 @@ class Beaconing(NetworkDetector):
         )
         if scored.height == 0:
             return empty_alerts()
+        sources = (
+            pairs.join(scored.select("tenant", "dst_ip").unique(), on=["tenant", "dst_ip"])
+            .group_by("tenant", "dst_ip")
+            .agg(_sources=pl.col("src_ip").n_unique())
+        )
         fires = (
             scored.join(sources, on=["tenant", "dst_ip"])
             .filter(pl.col("_sources") <= self.max_sources)
