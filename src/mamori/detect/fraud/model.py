@@ -130,8 +130,9 @@ class FraudModel:
         return out
 
     def _predictor(self, rows: int) -> Callable[[np.ndarray], np.ndarray]:
-        """How to predict the next `rows` payments: compiled trees once this model has
-        predicted `compile_after_rows` payments with them counted, else LightGBM."""
+        """How to predict the next `rows` payments: with the compiled trees once the
+        payments this model has predicted, these included, reach `compile_after_rows`;
+        with LightGBM before that."""
         if self._compiled is None and self._predicted + rows < self.compile_after_rows:
             self._predicted += rows
             return lambda X: np.asarray(self.booster.predict(X, num_threads=1))
