@@ -106,6 +106,22 @@ def test_checkpoint_round_trips_state_without_pickle(tmp_path):
     )
 
 
+def test_a_detector_appended_later_restores_from_a_checkpoint_with_or_without_it():
+    stuffing = Rule.from_dict(STUFFING)
+    before = Pipeline([RuleDetector([stuffing])])  # a checkpoint from before the addition
+    before.run([batch("auth", failures(3))])
+    with_it = Pipeline([RuleDetector([stuffing])])
+    with_it.append(RuleDetector([stuffing]))
+    with_it.run([batch("auth", failures(3))])
+    tail = "T-STUFF/tail"
+    for state, rows in ((before.state(), 0), (with_it.state(), 3)):
+        again = Pipeline([RuleDetector([stuffing])])
+        again.restore(state)
+        again.append(RuleDetector([stuffing]), state)
+        assert again._keys() == ["0:rules", "1:rules"]
+        assert again.detectors[1].snapshot()["frames"].get(tail, pl.DataFrame()).height == rows
+
+
 def test_windows_events_are_batched_per_channel_with_their_own_fields():
     mixed = batch(
         "winlog",

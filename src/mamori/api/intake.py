@@ -174,7 +174,7 @@ class TenantEngine:
         self._settled = threading.Condition()
         self._unsettled = 0
         self._position = 0
-        saved = self.checkpoint.load()
+        saved, state = self.checkpoint.load(), None
         if saved is not None:
             self._position, state, _ = saved
             self.pipeline.restore(state)
@@ -182,10 +182,7 @@ class TenantEngine:
         if sector_salt is not None:
             # last, so checkpoints written before the tenant followed a hub still restore
             self.shared = SharedIntel(sector_salt)
-            self.pipeline.detectors.append(self.shared)
-            key = f"{len(self.pipeline.detectors) - 1}:{self.shared.name}"
-            if saved is not None and key in state:
-                self.shared.restore(state[key])
+            self.pipeline.append(self.shared, state)
         self._thread = threading.Thread(target=self._loop, name=f"engine-{tenant}", daemon=True)
         self._thread.start()
 

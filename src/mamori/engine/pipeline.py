@@ -238,6 +238,15 @@ class Pipeline:
         if self.suppression is not None and "suppression" in state:
             self.suppression.restore(state["suppression"])
 
+    def append(self, detector: Detector, state: dict[str, Any] | None = None) -> None:
+        """Add `detector` after the others, restored from its part of `state` (a `state()`)
+        where that holds one: a checkpoint written before it was added restores all the
+        same."""
+        self.detectors.append(detector)
+        key = self._keys()[-1]
+        if state is not None and key in state:
+            detector.restore(state[key])
+
     # --- running -----------------------------------------------------------------------
 
     def process(self, batch: pl.DataFrame, stats: RunStats) -> pl.DataFrame:
