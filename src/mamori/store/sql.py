@@ -219,13 +219,13 @@ class OperationalStore:
 
     def alert_counts(self) -> dict[str, int]:
         """How many alerts each tenant has stored (to notice alerts other processes wrote)."""
-        query = sa.select(ALERTS_TABLE.c.tenant, sa.func.count()).group_by(ALERTS_TABLE.c.tenant)
-        with self._engine.connect() as connection:
-            return {tenant: int(n) for tenant, n in connection.execute(query)}
+        return self._rows_per_tenant(ALERTS_TABLE)
 
     def grouped_alert_counts(self) -> dict[str, int]:
         """How many of each tenant's alerts belong to an incident."""
-        table = INCIDENT_ALERTS_TABLE
+        return self._rows_per_tenant(INCIDENT_ALERTS_TABLE)
+
+    def _rows_per_tenant(self, table: sa.Table) -> dict[str, int]:
         query = sa.select(table.c.tenant, sa.func.count()).group_by(table.c.tenant)
         with self._engine.connect() as connection:
             return {tenant: int(n) for tenant, n in connection.execute(query)}
