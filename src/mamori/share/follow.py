@@ -50,6 +50,7 @@ import polars as pl
 
 from mamori.share.campaign import MEMBER_COLLECTION, WARNING_COLLECTION, campaign_alerts
 from mamori.share.client import PeerError, TaxiiPeer
+from mamori.share.hub import CONFIG_FILE
 
 __all__ = ["FollowError", "FollowSettings", "SectorFollower", "SharedIntake"]
 
@@ -108,7 +109,7 @@ class FollowSettings:
     @classmethod
     def from_data_dir(cls, data_dir: Path) -> FollowSettings | None:
         """The ``[follow]`` table of ``DATA_DIR/mamori.toml``; None without one."""
-        path = Path(data_dir) / "mamori.toml"
+        path = Path(data_dir) / CONFIG_FILE
         if not path.exists():
             return None
         try:
