@@ -237,18 +237,15 @@ def evaluate_cicids(
     classes = sorted(counts)
     scored = [c for c in classes if counts[c] >= min_flows]
 
-    early = time_split(train_features, train_features["time"], 1.0 - validation_share)
-    fit_part, validation_part = train_features.filter(early), train_features.filter(~early)
-    forward = [_later_part_f1(train_features, c, classes, scored, seed) for c in forward_cuts]
-    train_features, test_features = train_features.drop("time"), test_features.drop("time")
-    validation_truth = validation_part["label"].to_numpy()
-    validation_predicted = (
-        IntrusionClassifier(seed=seed)
-        .fit(fit_part.drop("time"), fit_part["label"])
-        .predict(validation_part.drop("time"))
-        .to_numpy()
+    validation_truth, validation_predicted = _later_part(
+        train_features, 1.0 - validation_share, seed
     )
     _, validation_f1 = class_scores(validation_truth, validation_predicted, classes, scored)
+    forward = [
+        class_scores(*_later_part(train_features, cut, seed), classes, scored)[1]
+        for cut in forward_cuts
+    ]
+    train_features, test_features = train_features.drop("time"), test_features.drop("time")
 
     classifier = IntrusionClassifier(seed=seed).fit(
         train_features,
@@ -268,7 +265,7 @@ def evaluate_cicids(
         "confusion": confusion(truth, predicted),
         "validation": {
             "split": f"latest {validation_share:.0%} of each class's training flows",
-            "rows": validation_part.height,
+            "rows": len(validation_truth),
             "macro_f1": validation_f1,
             "confusion": confusion(validation_truth, validation_predicted),
         },
@@ -324,15 +321,13 @@ def evaluate_cicids(
 FORWARD_CUTS = (0.6, 0.75, 0.9)
 
 
-def _later_part_f1(
-    train: pl.DataFrame, cut: float, classes: list[str], scored: list[str], seed: int
-) -> float:
-    """Macro-F1 of a model fitted on the earliest `cut` of each class's training flows
-    (`train` still has its `time`), scored on the rest of them."""
+def _later_part(train: pl.DataFrame, cut: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Truth and predictions on the training flows after the earliest `cut` of each class
+    (`train` still has its `time`), from a model fitted on that earliest part."""
     early = time_split(train, train["time"], cut)
     fit, later = train.filter(early).drop("time"), train.filter(~early).drop("time")
     predicted = IntrusionClassifier(seed=seed).fit(fit, fit["label"]).predict(later)
-    return class_scores(later["label"].to_numpy(), predicted.to_numpy(), classes, scored)[1]
+    return later["label"].to_numpy(), predicted.to_numpy()
 
 
 def _labelled(read: FlowRead, source: Path | str) -> FlowRead:
