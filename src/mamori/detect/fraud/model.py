@@ -12,7 +12,8 @@ window with that number of trees.
 
 Large batches are predicted by the same trees compiled to machine code (lleaves, an LLVM
 compiler for LightGBM's text format; the same probabilities to within 1e-15): on the FDH
-file LightGBM's own predictor took more CPU than every feature together. Compiling costs
+file LightGBM's own predictor took as much CPU as every feature together
+(`benchmarks/fraud_scoring.py`, docs/fraud.md). Compiling costs
 about as much as LightGBM predicting 250,000 payments, so a model compiles once it has
 predicted that many, and never for a trickle of single payments. The compiled code lives
 in memory only; nothing but the text model is stored. A batch's feature matrix is built
